@@ -140,6 +140,7 @@ def simulate(model, stimulus, dt: float, *, solver: str | Solver = "exp_euler",
     dtype = stimulus.dtype
     model = model.astype(dtype)
     batch = jnp.broadcast_shapes(stimulus.shape[1:], model.batch_shape())
+    stimulus = stimulus.reshape(stimulus.shape + (1,) * (len(batch) + 1 - stimulus.ndim))
     stimulus = jnp.broadcast_to(stimulus, (stimulus.shape[0],) + batch)
     if state is None:
         state = model.init_state(batch, dtype)
