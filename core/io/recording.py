@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import RecordingError
+from .errors import EmptySweepError, LengthMismatchError, StimulusMissingError
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Provenance:
     original_units: dict = field(default_factory=dict)
     conversions: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    stimulus: str = ""  # where the injected current came from; "" when it is missing
+
 
     def with_note(self, note: str) -> Provenance:
         return dataclasses.replace(self, notes=self.notes + (note,))
@@ -44,12 +47,12 @@ class Sweep:
         V = np.asarray(self.V, dtype=float)
         object.__setattr__(self, "V", V)
         if V.ndim != 1 or V.size == 0:
-            raise RecordingError(f"sweep {self.number} is empty or not one-dimensional")
+            raise EmptySweepError(f"sweep {self.number} is empty or not one-dimensional")
         if self.I is not None:
             I = np.asarray(self.I, dtype=float)
             object.__setattr__(self, "I", I)
             if I.shape != V.shape:
-                raise RecordingError(
+                raise LengthMismatchError(
                     f"sweep {self.number}: current has {I.size} samples but voltage has {V.size}")
         if not (np.isfinite(self.dt) and self.dt > 0):
             raise RecordingError(f"sweep {self.number}: sampling interval must be > 0, got {self.dt}")
@@ -132,9 +135,40 @@ class Recording:
             currents = [currents] * len(self.sweeps)
         currents = list(currents)
         if len(currents) != len(self.sweeps):
-            raise RecordingError(f"{len(currents)} stimulus arrays for {len(self.sweeps)} sweeps")
+            raise LengthMismatchError(
+                f"{self.name}: {len(currents)} stimulus arrays for {len(self.sweeps)} sweeps")
+        for s, c in zip(self.sweeps, currents):
+            c = np.asarray(c, float)
+            if c.shape != s.V.shape:
+                raise LengthMismatchError(f"{self.name}: stimulus for sweep {s.number} has "
+                                          f"{c.size} samples but the sweep has {s.V.size}")
+            if not np.all(np.isfinite(c)):
+                raise RecordingError(f"{self.name}: stimulus for sweep {s.number} holds NaN/inf")
         sweeps = tuple(dataclasses.replace(s, I=np.asarray(c, float)) for s, c in zip(self.sweeps, currents))
-        return Recording(sweeps, self.provenance.with_note(note))
+        prov = dataclasses.replace(self.provenance.with_note(note), stimulus=note)
+        return Recording(sweeps, prov)
+
+    @property
+    def duration(self) -> float:
+        """Duration of the longest sweep (ms)."""
+        return max(s.duration for s in self.sweeps)
+
+    def summary(self, threshold: float = -20.0) -> dict:
+        """What was read, as plain JSON-able data (the CLI's ``info`` and the GUI show this)."""
+        p = self.provenance
+        return {
+            "path": p.path, "format": p.format, "n_sweeps": self.n_sweeps,
+            "sweep_numbers": [s.number for s in self.sweeps],
+            "sampling_rate_hz": self.sampling_rate_hz, "dt_ms": self.dt,
+            "samples_per_sweep": [int(s.V.size) for s in self.sweeps],
+            "duration_ms": self.duration, "channels": list(p.channel_names),
+            "protocol": p.protocol, "original_units": dict(p.original_units),
+            "core_units": {"time": "ms", "voltage": "mV", "current": "nA"},
+            "conversions": list(p.conversions), "stimulus_present": self.has_stimulus,
+            "stimulus": p.stimulus, "notes": list(p.notes),
+            "spike_threshold_mV": threshold,
+            "spikes_per_sweep": [int(s.spike_times(threshold).size) for s in self.sweeps],
+        }
 
     def stacked(self) -> tuple[np.ndarray, np.ndarray]:
         """(V, I) as (n_sweeps, n_samples) arrays; sweeps must have equal length and a stimulus."""
@@ -142,6 +176,6 @@ class Recording:
         if len(lengths) != 1:
             raise RecordingError(f"{self.name}: sweeps have different lengths {sorted(lengths)}")
         if not self.has_stimulus:
-            raise RecordingError(f"{self.name}: the stimulus (injected current) is missing; "
+            raise StimulusMissingError(f"{self.name}: the stimulus (injected current) is missing; "
                                  "attach one before simulating or fitting")
         return np.stack([s.V for s in self.sweeps]), np.stack([s.I for s in self.sweeps])
