@@ -6,8 +6,9 @@ Arrays inside events are NumPy (never JAX) copies.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

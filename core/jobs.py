@@ -8,7 +8,8 @@ events from :mod:`core.events`; ``is_cancelled`` is polled between compiled chun
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Protocol, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from .errors import JobCancelled
 from .events import Event
