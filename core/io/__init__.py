@@ -1,6 +1,35 @@
-"""Reading and writing recordings and results. ``open_recording`` picks the reader by content."""
+"""Reading and writing recordings. ``open_recording`` picks the reader by content.
 
+Readers: ABF1/ABF2 (:func:`read_abf`), NWB 2 (:func:`read_nwb`), Brainfit's HDF5 layout
+(:func:`read_brainfit_hdf5`), plain HDF5 (:func:`read_plain_hdf5`), CSV/TSV/ASC text
+(:func:`read_text`). All return a :class:`Recording` in ms, mV, nA and raise the
+:class:`RecordingError` family (:mod:`core.io.errors`) with a message naming the file.
+"""
+
+from .abf import read_abf
+from .errors import (
+                     CorruptFileError,
+                     EmptySweepError,
+                     ImplausibleUnitsError,
+                     LengthMismatchError,
+                     NonFiniteSamplesError,
+                     RecordingError,
+                     StimulusMissingError,
+                     TimeUnitRequiredError,
+                     UnitError,
+                     UnitRequiredError,
+                     UnsupportedFormatError,
+)
+from .hdf5 import read_brainfit_hdf5, read_plain_hdf5, write_recording
+from .nwb import read_nwb
+from .open import detect_format, open_recording
 from .recording import Provenance, Recording, Sweep
-from .hdf5 import read_brainfit_hdf5, write_recording
+from .stimulus import attach_stimulus_from, step_stimulus
+from .text import read_text
 
-__all__ = ["Provenance", "Recording", "Sweep", "read_brainfit_hdf5", "write_recording"]
+__all__ = ["CorruptFileError", "EmptySweepError", "ImplausibleUnitsError", "LengthMismatchError",
+           "NonFiniteSamplesError", "Provenance", "Recording", "RecordingError",
+           "StimulusMissingError", "Sweep", "TimeUnitRequiredError", "UnitError",
+           "UnitRequiredError", "UnsupportedFormatError", "attach_stimulus_from", "detect_format",
+           "open_recording", "read_abf", "read_brainfit_hdf5", "read_nwb", "read_plain_hdf5",
+           "read_text", "step_stimulus", "write_recording"]

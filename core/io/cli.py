@@ -1,0 +1,64 @@
+"""``brainfit info FILE [--json]``: what a recording file holds, as read by :mod:`core.io`."""
+
+from __future__ import annotations
+
+import json
+
+from ..cli import COMMANDS
+
+
+def _add_info(p) -> None:
+    p.add_argument("file", help="recording file (ABF, NWB, HDF5, CSV/TSV/ASC)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--time-unit", help="unit of the time column when the file does not state it "
+                                       "(e.g. ms, s); overrides the file's unit")
+    p.add_argument("--voltage-unit", help="unit of the voltage column (e.g. mV, V)")
+    p.add_argument("--current-unit", help="unit of the current column (e.g. pA, nA)")
+    p.add_argument("--channel", help="ABF: index or name of the voltage channel")
+    p.add_argument("--threshold", type=float, default=-20.0,
+                   help="spike detection threshold in mV (upward crossings; default -20)")
+
+
+def _cmd_info(args) -> int:
+    from . import open_recording
+
+    channel = args.channel
+    if channel is not None and channel.isdigit():
+        channel = int(channel)
+    rec = open_recording(args.file, time_unit=args.time_unit, voltage_unit=args.voltage_unit,
+                         current_unit=args.current_unit, channel=channel)
+    info = rec.summary(args.threshold)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    lengths = sorted(set(info["samples_per_sweep"]))
+    spikes = info["spikes_per_sweep"]
+    lines = [
+        f"file:        {info['path']}",
+        f"format:      {info['format']}" + (f"   protocol: {info['protocol']}"
+                                           if info["protocol"] else ""),
+        f"sweeps:      {info['n_sweeps']} (numbers {_ranges(info['sweep_numbers'])})",
+        f"sampling:    {info['sampling_rate_hz']:g} Hz (dt = {info['dt_ms']:g} ms), "
+        f"{'/'.join(map(str, lengths))} samples per sweep, duration {info['duration_ms']:g} ms",
+        f"channels:    {', '.join(info['channels']) or '-'}",
+        "units:       file " + ", ".join(f"{q} {u}" for q, u in info["original_units"].items())
+        + "; core ms, mV, nA",
+        "conversions: " + ("; ".join(info["conversions"]) or "none"),
+        "stimulus:    " + (info["stimulus"] if info["stimulus_present"]
+                           else "MISSING (attach a step protocol or another file)"),
+        f"spikes:      {sum(spikes)} in total (V crossing {info['spike_threshold_mV']:g} mV); "
+        "per sweep " + " ".join(map(str, spikes)),
+    ]
+    lines += [f"note:        {n}" for n in info["notes"]]
+    print("\n".join(lines))
+    return 0
+
+
+def _ranges(numbers: list[int]) -> str:
+    if numbers and numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+        return f"{numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+    return ", ".join(map(str, numbers))
+
+
+COMMANDS["info"] = (_add_info, _cmd_info, "describe a recording file: format, sweeps, sampling, "
+                    "units and conversions, stimulus, spikes per sweep")
