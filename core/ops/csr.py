@@ -299,26 +299,30 @@ def _matmat(X, weights, indptr, indices, rows, ell, n_post, max_active):
 
 def _matmat_fwd(X, weights, indptr, indices, rows, ell, n_post, max_active):
     Y = _forward(X, weights, indptr, indices, rows, ell, n_post, max_active)
-    return Y, (X, weights, indices, rows)
+    return Y, (X, weights, indptr, indices, rows, ell)
 
 
 def _matmat_bwd(n_post, max_active, res, G):
-    X, weights, indices, rows = res
-    n_pre = X.shape[-1]
+    X, weights, indptr, indices, rows, ell = res
+    n_pre, width = X.shape[-1], ell.shape[1]
     homogeneous = jnp.ndim(weights) == 0
-    Gi = G[..., indices]  # (batch, nnz): g[post] for every stored entry
-    if jnp.issubdtype(X.dtype, jnp.floating):
-        contrib = Gi if homogeneous else Gi * weights.astype(G.dtype)
-        dX = jax.vmap(lambda c: jax.ops.segment_sum(c, rows, n_pre, indices_are_sorted=True))(
-            contrib
-        )
-        if homogeneous:
-            dX = dX * weights.astype(G.dtype)
-        dX = dX.astype(X.dtype)
+    x_float = jnp.issubdtype(X.dtype, jnp.floating)
+    # g[post] laid out on the padded table: (batch, n_pre, width); dump cells read as 0
+    Gp = jnp.concatenate([G, jnp.zeros((*G.shape[:-1], width), G.dtype)], axis=-1)
+    Ge = Gp[..., ell[:n_pre]]
+    if homogeneous:
+        AG = Ge.sum(-1)  # (batch, n_pre): sum of g over each presynaptic neuron's targets
+        w = weights.astype(G.dtype)
+        dX = (AG * w).astype(X.dtype) if x_float else None
+        dW = jnp.sum(X.astype(G.dtype) * AG)
     else:
-        dX = None
-    Xr = X.astype(G.dtype)[..., rows]
-    dW = jnp.sum(Xr * Gi) if homogeneous else jnp.sum(Xr * Gi, axis=0)
+        if x_float:
+            pos = indptr[:n_pre, None] + jnp.arange(width, dtype=_INDEX)
+            w_ell = weights.astype(G.dtype).at[pos].get(mode="clip")  # pad slots meet g = 0
+            dX = (Ge * w_ell).sum(-1).astype(X.dtype)
+        else:
+            dX = None
+        dW = jnp.sum(X.astype(G.dtype)[..., rows] * G[..., indices], axis=0)
     return dX, dW.astype(weights.dtype), None, None, None, None
 
 
@@ -362,22 +366,24 @@ def event_matvec(x, csr: CSR, max_active: int | None = None) -> Array:
 def csr_matvec(x, csr: CSR) -> Array:
     """Exact full CSR product ``x @ W`` over all stored entries (no event buffer), same VJP."""
     x = _check(x, csr, 1, "x")
-    return _matmat_full(x[None, :], csr.weights, csr.indices, csr.rows, csr.n_post)[0]
+    return _matmat_full(
+        x[None, :], csr.weights, csr.indptr, csr.indices, csr.rows, csr.ell, csr.n_post
+    )[0]
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(4,))
-def _matmat_full(X, weights, indices, rows, n_post):
+@partial(jax.custom_vjp, nondiff_argnums=(6,))
+def _matmat_full(X, weights, indptr, indices, rows, ell, n_post):
     dtype = _out_dtype(X.dtype, weights.dtype)
     return jax.vmap(lambda x: _full_1d(x, weights, indices, rows, n_post, dtype))(X)
 
 
-def _full_fwd(X, weights, indices, rows, n_post):
-    return _matmat_full(X, weights, indices, rows, n_post), (X, weights, indices, rows)
+def _full_fwd(X, weights, indptr, indices, rows, ell, n_post):
+    Y = _matmat_full(X, weights, indptr, indices, rows, ell, n_post)
+    return Y, (X, weights, indptr, indices, rows, ell)
 
 
 def _full_bwd(n_post, res, G):
-    dX, dW, *_ = _matmat_bwd(n_post, None, res, G)
-    return dX, dW, None, None
+    return _matmat_bwd(n_post, None, res, G)
 
 
 _matmat_full.defvjp(_full_fwd, _full_bwd)

@@ -97,6 +97,13 @@ def test_gradients_match_dense(homogeneous, max_active):
     ref_w = _entries(gW_d, csr)
     ref_w = ref_w.sum() if homogeneous else ref_w
     np.testing.assert_allclose(gw, ref_w, rtol=1e-10, atol=1e-12)
+    # the full (non-event) product has the same VJP
+    loss_full = lambda x, w: jnp.sum(
+        jnp.sin(csr_matvec(x, csr.with_weights(w))) * jnp.arange(N_POST)
+    )
+    gx_f, gw_f = jax.grad(loss_full, argnums=(0, 1))(x, csr.weights)
+    np.testing.assert_allclose(gx_f, gx_d, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gw_f, ref_w, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("homogeneous", [True, False])
