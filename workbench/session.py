@@ -1,12 +1,43 @@
-"""Qt-free application state: what the user has open and chosen. Views observe it."""
+"""Qt-free application state: what the user has open and chosen. Views observe it.
+
+Listeners are called with a short topic string ("recording", "sweep", "window", "model",
+"parameters", "fit_settings", "results") after each change.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
+from core.errors import ParameterError
 from core.io import Recording
-from core.models import NeuronModel, get_model
+from core.models import MODELS, NeuronModel
+from core.params import is_finite_number
+
+DEFAULT_MODEL = "gif"
+
+
+@dataclass
+class ParameterSetting:
+    value: float
+    lower: float
+    upper: float
+    free: bool
+
+
+@dataclass
+class FitSettings:
+    methods: tuple[str, ...] = ("lbfgsb",)
+    loss: str = "mse"
+    budget: int = 400
+    seeds: int = 1
+    starts: int = 8
+
+
+def parameters_from_specs(model_name: str) -> dict[str, ParameterSetting]:
+    return {p.name: ParameterSetting(p.default, p.lower, p.upper, p.fitted)
+            for p in MODELS[model_name].PARAMS}
 
 
 @dataclass
@@ -14,25 +45,88 @@ class Session:
     recording: Recording | None = None
     recording_path: str = ""
     sweep: int = 0
-    model: NeuronModel = field(default_factory=lambda: get_model("hh_cortical"))
+    fit_sweeps: tuple[int, ...] = ()
+    window: tuple[float, float] = (0.0, 0.0)
+    model_name: str = DEFAULT_MODEL
+    parameters: dict[str, ParameterSetting] = field(default_factory=lambda: parameters_from_specs(DEFAULT_MODEL))
+    fit: FitSettings = field(default_factory=FitSettings)
+    results: list[Any] = field(default_factory=list)
+    comparison: Any = None
+    dirty: bool = False
     _listeners: list[Callable[[str], None]] = field(default_factory=list, repr=False)
 
+    # ---- observation --------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[str], None]) -> None:
         self._listeners.append(callback)
 
-    def _changed(self, what: str) -> None:
+    def _changed(self, what: str, dirty: bool = True) -> None:
+        self.dirty = self.dirty or dirty
         for callback in list(self._listeners):
             callback(what)
 
+    # ---- recording ----------------------------------------------------------------------------
     def set_recording(self, recording: Recording, path: str = "") -> None:
         self.recording, self.recording_path, self.sweep = recording, path, 0
+        self.fit_sweeps = tuple(range(recording.n_sweeps))
+        first = recording.sweeps[0]
+        self.window = (first.t0, first.t0 + first.duration)
         self._changed("recording")
 
     def set_sweep(self, index: int) -> None:
-        if self.recording is not None and 0 <= index < self.recording.n_sweeps:
+        if self.recording is not None and 0 <= index < self.recording.n_sweeps and index != self.sweep:
             self.sweep = index
-            self._changed("sweep")
+            self._changed("sweep", dirty=False)
 
-    def set_model(self, model: NeuronModel) -> None:
-        self.model = model
+    def set_fit_sweeps(self, sweeps: tuple[int, ...]) -> None:
+        self.fit_sweeps = tuple(sweeps)
+        self._changed("fit_sweeps")
+
+    def set_window(self, start: float, stop: float) -> None:
+        if not (is_finite_number(start) and is_finite_number(stop)) or stop <= start:
+            raise ParameterError(f"the fit window must end after it starts (got {start:g}–{stop:g} ms)")
+        self.window = (float(start), float(stop))
+        self._changed("window")
+
+    # ---- model ----------------------------------------------------------------------------------
+    def set_model_name(self, name: str) -> None:
+        if name not in MODELS:
+            raise ParameterError(f"unknown model {name!r}")
+        self.model_name = name
+        self.parameters = parameters_from_specs(name)
         self._changed("model")
+
+    def set_parameter(self, name: str, **changes) -> None:
+        """Change value/lower/upper/free of one parameter; refuses absurd settings with a message."""
+        current = self.parameters[name]
+        proposed = dataclasses.replace(current, **changes)
+        for key in ("value", "lower", "upper"):
+            if not is_finite_number(getattr(proposed, key)):
+                raise ParameterError(f"{name}: {key} must be a number")
+        if not proposed.lower <= proposed.value <= proposed.upper:
+            raise ParameterError(f"{name}: bounds [{proposed.lower:g}, {proposed.upper:g}] must "
+                                 f"bracket the value {proposed.value:g}")
+        spec = MODELS[self.model_name].specs()[name]
+        spec.check(proposed.value, owner=self.model_name)
+        if spec.log and proposed.lower <= 0:
+            raise ParameterError(f"{name}: the lower bound must be > 0 (fitted in log space)")
+        self.parameters[name] = proposed
+        self._changed("parameters")
+
+    def model(self) -> NeuronModel:
+        return MODELS[self.model_name](**{k: p.value for k, p in self.parameters.items()})
+
+    def free_parameters(self) -> tuple[str, ...]:
+        return tuple(k for k, p in self.parameters.items() if p.free)
+
+    # ---- fitting -----------------------------------------------------------------------------
+    def set_fit_settings(self, **changes) -> None:
+        self.fit = dataclasses.replace(self.fit, **changes)
+        self._changed("fit_settings")
+
+    def add_result(self, result) -> None:
+        self.results.append(result)
+        self._changed("results")
+
+    def set_comparison(self, comparison) -> None:
+        self.comparison = comparison
+        self._changed("results")

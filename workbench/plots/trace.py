@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtCore import QSignalBlocker, pyqtSignal
 
 DATA_PEN = pg.mkPen("#2b2b2b", width=1)
 MODEL_PEN = pg.mkPen("#d6453d", width=1.5)
@@ -17,7 +18,10 @@ def _configure(plot: pg.PlotItem) -> None:
 
 
 class TracePlot(pg.GraphicsLayoutWidget):
-    """Membrane voltage (data and model overlay) above the injected current, sharing time."""
+    """Membrane voltage (data and model overlay) above the injected current, sharing time, with a
+    draggable region that selects the fitting window."""
+
+    window_changed = pyqtSignal(float, float)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -36,6 +40,10 @@ class TracePlot(pg.GraphicsLayoutWidget):
         self.data_curve = self.voltage.plot(pen=DATA_PEN, name="recording")
         self.model_curve = self.voltage.plot(pen=MODEL_PEN, name="model")
         self.current_curve = self.current.plot(pen=CURRENT_PEN)
+        self.region = pg.LinearRegionItem(brush=pg.mkBrush(80, 140, 220, 30))
+        self.region.setZValue(-10)
+        self.voltage.addItem(self.region)
+        self.region.sigRegionChangeFinished.connect(self._on_region)
         for item in (self.voltage, self.current):  # SI prefixes would turn mV into kmV
             item.getAxis("left").enableAutoSIPrefix(False)
             item.getAxis("bottom").enableAutoSIPrefix(False)
@@ -53,3 +61,11 @@ class TracePlot(pg.GraphicsLayoutWidget):
             self.model_curve.setData([], [])
         else:
             self.model_curve.setData(t, V)
+
+    def set_window(self, start: float, stop: float) -> None:
+        with QSignalBlocker(self.region):
+            self.region.setRegion((start, stop))
+
+    def _on_region(self) -> None:
+        start, stop = self.region.getRegion()
+        self.window_changed.emit(float(start), float(stop))
