@@ -1,0 +1,79 @@
+"""Network templates: documented builders with their editable main parameters.
+
+``TEMPLATES[name]`` is a :class:`Template`: ``params`` (ParamSpecs: the GUI builds its form from
+them), ``doc`` (the builder's docstring), ``build(seed=..., **params) -> NetworkEngine`` and
+sensible defaults for duration, chunk length and recorded neurons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ...errors import ParameterError
+from ...params import ParamSpec
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    title: str
+    params: tuple[ParamSpec, ...]
+    build: Callable
+    default_duration_ms: float
+    default_chunk_ms: float
+    default_record: tuple[int, ...] = ()
+
+    @property
+    def doc(self) -> str:
+        import inspect
+
+        return inspect.getdoc(self.build) or ""
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+
+TEMPLATES: dict[str, Template] = {}
+
+
+def register(t: Template) -> Template:
+    TEMPLATES[t.name] = t
+    return t
+
+
+def get_template(name: str) -> Template:
+    key = name.replace("_", "-").lower()
+    aliases = {"ei-evidence": "ei", "locust": "antennal-lobe", "locust-al": "antennal-lobe"}
+    key = aliases.get(key, key)
+    try:
+        return TEMPLATES[key]
+    except KeyError:
+        raise ParameterError(f"unknown network template {name!r}; known: "
+                             f"{', '.join(sorted(TEMPLATES))}") from None
+
+
+def _register_builtin() -> None:
+    from . import coba
+
+    register(Template("coba", "COBA benchmark (Vogels & Abbott 2005)", coba.PARAMS, coba.build,
+                      1000.0, 1000.0, (0, 1, 3200)))
+    try:
+        from . import ei_evidence
+    except ImportError:  # pragma: no cover - optional while under construction
+        pass
+    else:
+        register(Template("ei", "EI evidence-accumulation network (seed, App. F)",
+                          ei_evidence.PARAMS, ei_evidence.build, 2000.0, 500.0, (0, 1, 320)))
+    try:
+        from . import locust_al
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        register(Template("antennal-lobe", "Locust antennal lobe (Bazhenov et al. 2001)",
+                          locust_al.PARAMS, locust_al.build, 1000.0, 100.0, (0, 1, 90)))
+
+
+_register_builtin()
+
+__all__ = ["TEMPLATES", "Template", "get_template", "register"]

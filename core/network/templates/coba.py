@@ -1,0 +1,228 @@
+"""The COBA benchmark network (Vogels & Abbott 2005; Brette et al. 2007, benchmark 1).
+
+4 000 leaky integrate-and-fire neurons, 3 200 excitatory and 800 inhibitory, each pair connected
+with probability 0.02, conductance-based exponential synapses, exactly as in the Brian2 COBA
+benchmark script (``dv/dt = (ge (E_e - v) + gi (E_i - v) - (v - E_L) + I) / tau_m`` unless
+refractory, ``dge/dt = -ge / tau_e``, ``dgi/dt = -gi / tau_i``, forward Euler, dt = 0.1 ms).
+Conductances are dimensionless, in units of the leak conductance: a spike adds ``w_e = 0.6``
+(``w_i = 6.7``) to ``ge`` (``gi``) of each target (the values quoted as 0.6 nS / 6.7 nS for a
+1 nS leak). ``I = 20 mV`` is a constant drive; the initial V is N(-55, 5) mV.
+
+One step, in Brian2's order: (1) refractory clock; (2) Euler update of V (frozen while
+refractory) with the conductances of the previous step, and decay of ge, gi; (3) threshold
+``V > V_th`` outside the refractory period; (4) propagation: every target of a spiking neuron
+gets +1 (conductances are stored in units of their weight, so each event is an exact +1);
+(5) reset ``V <- V_reset`` and the refractory clock ``<- t_ref``. Spike time is ``k dt``.
+
+Speed (see ``/benchmarks/network.py``): event-driven propagation from a padded target table
+(one row per presynaptic neuron, padding slots pointing at one dump cell per column), the E and
+I conductances sharing one scatter target, and spike compaction by bit-packing: popcount per
+32-neuron word, a 5-step binary search for the k-th set bit, and a fixed buffer of K spikes per
+step with an exact overflow loop (more than K spikes in a step are processed K at a time).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ...errors import ParameterError
+from ...params import ParamSpec
+from ..connectivity import fixed_probability, padded_targets
+from ..populations import layout
+from ..run import NetworkEngine, pack_bits, padded_size
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("n_exc", 3200, 1, 100000, "", False, "excitatory neurons", "positive"),
+    ParamSpec("n_inh", 800, 1, 100000, "", False, "inhibitory neurons", "positive"),
+    ParamSpec("p", 0.02, 0.0, 1.0, "", False, "connection probability", "nonnegative"),
+    ParamSpec("tau_m", 20.0, 1.0, 200.0, "ms", False, "membrane time constant", "positive"),
+    ParamSpec("tau_e", 5.0, 0.1, 100.0, "ms", False, "excitatory synaptic time constant",
+              "positive"),
+    ParamSpec("tau_i", 10.0, 0.1, 100.0, "ms", False, "inhibitory synaptic time constant",
+              "positive"),
+    ParamSpec("V_rest", -60.0, -90.0, -30.0, "mV", False, "leak reversal potential E_L"),
+    ParamSpec("V_th", -50.0, -80.0, 0.0, "mV", False, "spike threshold"),
+    ParamSpec("V_reset", -60.0, -90.0, -30.0, "mV", False, "reset potential"),
+    ParamSpec("E_e", 0.0, -20.0, 50.0, "mV", False, "excitatory reversal potential"),
+    ParamSpec("E_i", -80.0, -120.0, -50.0, "mV", False, "inhibitory reversal potential"),
+    ParamSpec("w_e", 0.6, 0.0, 100.0, "g_L", False, "excitatory weight (units of g_leak)",
+              "nonnegative"),
+    ParamSpec("w_i", 6.7, 0.0, 1000.0, "g_L", False, "inhibitory weight (units of g_leak)",
+              "nonnegative"),
+    ParamSpec("I", 20.0, -100.0, 100.0, "mV", False, "constant drive (as a voltage, R I)"),
+    ParamSpec("t_ref", 5.0, 0.0, 50.0, "ms", False, "refractory period", "nonnegative"),
+    ParamSpec("V0_mean", -55.0, -90.0, -30.0, "mV", False, "mean initial V"),
+    ParamSpec("V0_sd", 5.0, 0.0, 30.0, "mV", False, "s.d. of the initial V", "nonnegative"),
+    ParamSpec("dt", 0.1, 0.001, 1.0, "ms", False, "time step", "positive"),
+)
+DEFAULTS = {p.name: p.default for p in PARAMS}
+
+
+@dataclass(frozen=True)
+class CobaStatic:
+    n: int  # real neurons
+    n_pad: int  # multiple of 32
+    width: int  # padded table width
+    K: int  # spike buffer per step
+    n_ref: int
+    c_dt_tau: float  # dt / tau_m
+    decay_e: float
+    decay_i: float
+    V_rest: float
+    V_th: float
+    V_reset: float
+    E_e: float
+    E_i: float
+    w_e: float
+    w_i: float
+    I: float
+    dtype: str
+
+
+def spike_buffer_size(n: int, p_spike_per_step: float = 0.004) -> int:
+    """K: about 4 sd above the expected spikes per step (exact overflow path beyond)."""
+    mu = n * p_spike_per_step
+    return int(max(8, min(1024, 2 ** math.ceil(math.log2(mu + 4 * math.sqrt(mu) + 1)))))
+
+
+class CobaNetwork(NetworkEngine):
+    """The COBA network (module docstring); ``params`` override :data:`DEFAULTS`."""
+
+    template = "coba"
+
+    def __init__(self, seed: int = 0, dtype=jnp.float32, K: int | None = None,
+                 unroll: int = 4, **params):
+        unknown = set(params) - set(DEFAULTS)
+        if unknown:
+            raise ParameterError(f"coba has no parameter(s) {', '.join(sorted(unknown))}")
+        s = {**DEFAULTS, **params}
+        for spec in PARAMS:
+            spec.check(s[spec.name], owner="coba")
+        if s["V_reset"] >= s["V_th"]:
+            raise ParameterError("coba.V_reset must lie below coba.V_th")
+        if s["p"] > 1:
+            raise ParameterError(f"coba.p must be a probability in [0, 1], got {s['p']}")
+        s["n_exc"], s["n_inh"] = int(s["n_exc"]), int(s["n_inh"])
+        self.settings = s
+        self.seed = int(seed)
+        self.dt = float(s["dt"])
+        self.unroll = int(unroll)
+        ne, ni = s["n_exc"], s["n_inh"]
+        n = ne + ni
+        self.populations = layout(("E", ne, "lif", 1), ("I", ni, "lif", -1))
+        n_pad = padded_size(n)
+        rng = np.random.default_rng(self.seed)
+        self.proj = fixed_probability(n, n, s["p"], rng, autapses=True)
+        deg = self.proj.out_degree()
+        width = int(max(1, deg.max(initial=0)))
+        # E presynaptic rows target ge (offset 0), I rows target gi (offset n_pad)
+        dump = 2 * n_pad
+        tab_e = padded_targets(_rows(self.proj, 0, ne), 0, dump, width, extra_rows=0)
+        tab_i = padded_targets(_rows(self.proj, ne, n), n_pad, dump, width, extra_rows=0)
+        filler = np.broadcast_to(dump + np.arange(width, dtype=np.int32),
+                                 (n_pad - n + 1, width))
+        self.table = np.concatenate([tab_e, tab_i, filler]).astype(np.int32)
+        self.V0 = (s["V0_mean"] + s["V0_sd"] * rng.standard_normal(n))
+        self._dtype = jnp.dtype(dtype)
+        dt = self.dt
+        self._static = CobaStatic(
+            n=n, n_pad=n_pad, width=width, K=K or spike_buffer_size(n), n_ref=int(round(
+                s["t_ref"] / dt)), c_dt_tau=dt / s["tau_m"], decay_e=1.0 - dt / s["tau_e"],
+            decay_i=1.0 - dt / s["tau_i"], V_rest=s["V_rest"], V_th=s["V_th"],
+            V_reset=s["V_reset"], E_e=s["E_e"], E_i=s["E_i"], w_e=s["w_e"], w_i=s["w_i"],
+            I=s["I"], dtype=self._dtype.name)
+
+    @property
+    def static(self) -> CobaStatic:
+        return self._static
+
+    @property
+    def params(self) -> dict:
+        st = self._static
+        decay = np.concatenate([np.full(st.n_pad, st.decay_e), np.full(st.n_pad, st.decay_i),
+                                np.zeros(st.width)])
+        return {"table": self.table, "decay": decay.astype(self._dtype)}
+
+    def init_carry(self) -> dict:
+        st = self._static
+        V = np.full(st.n_pad, st.V_rest)
+        V[:st.n] = self.V0
+        return {"V": V.astype(self._dtype), "ref": np.zeros(st.n_pad, np.int32),
+                "g": np.zeros(2 * st.n_pad + st.width, self._dtype)}
+
+    @staticmethod
+    def step_fn(st: CobaStatic, params, carry):
+        return coba_step(st, params, carry)
+
+
+def _rows(proj, start, stop):
+    from ..connectivity import Projection
+
+    ptr = proj.indptr[start:stop + 1]
+    return Projection(stop - start, proj.n_post, ptr - ptr[0], proj.indices[ptr[0]:ptr[-1]])
+
+
+def _select_bits(words, counts, cum, k, n_words):
+    """Neuron index of the spike of rank ``k`` (vector) among the set bits of ``words``."""
+    wk = jnp.sum((cum[None, :] <= k[:, None]).astype(jnp.int32), axis=1)
+    wk = jnp.minimum(wk, n_words - 1)
+    r = k - (cum[wk] - counts[wk])
+    w = words[wk]
+    pos = jnp.zeros_like(r)
+    for s in (16, 8, 4, 2, 1):
+        low = jax.lax.population_count((w >> pos.astype(jnp.uint32))
+                                       & jnp.uint32((1 << s) - 1)).astype(jnp.int32)
+        go = r >= low
+        r = jnp.where(go, r - low, r)
+        pos = jnp.where(go, pos + s, pos)
+    return wk * 32 + pos
+
+
+def propagate(g, words, table, K: int, dump_row: int):
+    """g[targets of every spiking neuron] += 1, with spikes given as packed ``words``."""
+    n_words = words.shape[0]
+    counts = jax.lax.population_count(words).astype(jnp.int32)
+    cum = jnp.cumsum(counts)
+    total = cum[-1]
+    lanes = jnp.arange(K, dtype=jnp.int32)
+
+    def add_batch(g, b):
+        k = b * K + lanes
+        idx = jnp.where(k < total, _select_bits(words, counts, cum, k, n_words), dump_row)
+        idx = jax.lax.sort(idx)  # materialise the small index buffer before the gather
+        rows = table[idx]
+        return g.at[rows.reshape(-1)].add(jnp.ones((), g.dtype), mode="promise_in_bounds")
+
+    g = add_batch(g, 0)
+    g, _ = jax.lax.while_loop(lambda c: c[1] * K < total,
+                              lambda c: (add_batch(c[0], c[1]), c[1] + 1), (g, jnp.int32(1)))
+    return g
+
+
+def coba_step(st: CobaStatic, params, carry):
+    V, ref, g = carry["V"], carry["ref"], carry["g"]
+    n_pad = st.n_pad
+    ge, gi = g[:n_pad], g[n_pad:2 * n_pad]
+    ref = jnp.maximum(ref - 1, 0)
+    active = ref == 0
+    dv = (st.w_e * ge * (st.E_e - V) + st.w_i * gi * (st.E_i - V) - (V - st.V_rest) + st.I
+          ) * st.c_dt_tau
+    V = jnp.where(active, V + dv, V)
+    valid = jnp.arange(n_pad) < st.n
+    spike = (V > st.V_th) & active & valid
+    V = jnp.where(spike, st.V_reset, V)
+    ref = jnp.where(spike, st.n_ref, ref)
+    g = g * params["decay"]
+    words = pack_bits(spike)
+    g = propagate(g, words, params["table"], st.K, n_pad)
+    return {"V": V, "ref": ref, "g": g}, words, V
+
+
+def build(seed: int = 0, **params) -> CobaNetwork:
+    """The COBA benchmark network (see the module docstring); keyword overrides of DEFAULTS."""
+    return CobaNetwork(seed=seed, **params)
