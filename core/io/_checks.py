@@ -97,5 +97,6 @@ def check_plausible(recording, units: dict | None = None) -> None:
                     f"unit ({units.get('current', 'nA')}) is probably wrong (pass current_unit=)")
             if 0.0 < imax < I_TINY_NA:
                 raise ImplausibleUnitsError(
-                    f"{where}: current never exceeds {imax:g} nA; this looks like amperes labelled "
-                    f"as {units.get('current', 'nA')} (pass current_unit='A')")
+                    f"{where}: current never exceeds {imax:g} nA; the stated current unit "
+                    f"({units.get('current', 'nA')}) is probably too large (amperes labelled "
+                    "as pA?); pass current_unit=")

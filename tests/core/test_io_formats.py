@@ -5,18 +5,33 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import h5py
 import numpy as np
 import pytest
 
 from core.cli import main
-from core.io import (CorruptFileError, EmptySweepError, ImplausibleUnitsError,
-                     LengthMismatchError, NonFiniteSamplesError, Provenance, Recording,
-                     RecordingError, StimulusMissingError, Sweep, TimeUnitRequiredError,
-                     UnitError, UnitRequiredError, UnsupportedFormatError, attach_stimulus_from,
-                     open_recording, step_stimulus, write_recording)
+from core.io import (
+    CorruptFileError,
+    EmptySweepError,
+    ImplausibleUnitsError,
+    LengthMismatchError,
+    NonFiniteSamplesError,
+    Provenance,
+    Recording,
+    RecordingError,
+    StimulusMissingError,
+    Sweep,
+    TimeUnitRequiredError,
+    UnitError,
+    UnitRequiredError,
+    UnsupportedFormatError,
+    attach_stimulus_from,
+    open_recording,
+    step_stimulus,
+    write_recording,
+)
 
 RNG = np.random.default_rng(3)
 
@@ -28,7 +43,7 @@ def _write_nwb(path, n_sweeps=3, n=400, table=True, with_stimulus=True, v_conv=1
     pynwb = pytest.importorskip("pynwb")
     from pynwb.icephys import CurrentClampSeries, CurrentClampStimulusSeries
 
-    nwb = pynwb.NWBFile("test", "id", datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwb = pynwb.NWBFile("test", "id", datetime(2024, 1, 1, tzinfo=UTC))
     dev = nwb.create_device("amp")
     el = nwb.create_icephys_electrode(name="elec0", description="patch", device=dev)
     for k in range(n_sweeps):
@@ -64,7 +79,7 @@ def _pynwb_reference(path):
         warnings.simplefilter("ignore")
         with pynwb.NWBHDF5IO(str(path), "r") as io:
             f = io.read()
-            for name, s in f.acquisition.items():
+            for s in f.acquisition.values():
                 k = int(s.sweep_number)
                 out.setdefault(k, {})["V"] = (s.data[:] * s.conversion + s.offset) * 1e3
                 out[k]["rate"], out[k]["t0"] = s.rate, s.starting_time

@@ -14,8 +14,7 @@ import pyabf
 import pytest
 
 from core.cli import main
-from core.io import (CorruptFileError, LengthMismatchError, Recording, RecordingError,
-                     open_recording)
+from core.io import CorruptFileError, LengthMismatchError, Recording, RecordingError, open_recording
 
 ABFS = ["171116sh_0016.abf", "171116sh_0018.abf", "18711001.abf", "190619B_0003.abf"]
 ASC_DIR = "incf2007_challengeB_C140201C"
