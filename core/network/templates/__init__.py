@@ -28,7 +28,9 @@ class Template:
     def doc(self) -> str:
         import inspect
 
-        return inspect.getdoc(self.build) or ""
+        module = inspect.getmodule(self.build)
+        parts = [inspect.getdoc(module) if module else "", inspect.getdoc(self.build)]
+        return "\n\n".join(p for p in parts if p)
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
