@@ -342,3 +342,13 @@ def test_info_json_for_csv(tmp_path, capsys):
     assert info["original_units"] == {"time": "ms", "voltage": "mV", "current": "pA"}
     assert info["conversions"] == ["current: pA -> nA (x 0.001)"]
     assert info["spikes_per_sweep"] == [int(np.sum((V[1:] >= -20) & (V[:-1] < -20)))]
+
+
+def test_headerless_table_with_columns_option(tmp_path):
+    p = _write(tmp_path, "\n".join(f"{t:g} {i:g} {v:g}" for t, i, v in zip(T, I * 1e3, V,
+                                                                         strict=True)), "x.txt")
+    with pytest.raises(RecordingError, match="columns="):
+        open_recording(p)
+    rec = open_recording(p, columns=["t (ms)", "I (pA)", "V (mV)"])
+    np.testing.assert_allclose(rec.sweeps[0].V, np.loadtxt(p)[:, 2])
+    np.testing.assert_allclose(rec.sweeps[0].I, np.loadtxt(p)[:, 1] * 1e-3)

@@ -14,7 +14,15 @@ import pyabf
 import pytest
 
 from core.cli import main
-from core.io import CorruptFileError, LengthMismatchError, Recording, RecordingError, open_recording
+from core.io import (
+    CorruptFileError,
+    LengthMismatchError,
+    Recording,
+    RecordingError,
+    StimulusMissingError,
+    attach_stimulus_from,
+    open_recording,
+)
 
 ABFS = ["171116sh_0016.abf", "171116sh_0018.abf", "18711001.abf", "190619B_0003.abf"]
 ASC_DIR = "incf2007_challengeB_C140201C"
@@ -187,3 +195,27 @@ def test_info_cli_bad_file_exit_2(shared_data, tmp_path, capsys):
     assert main(["info", str(p)]) == 2
     err = capsys.readouterr().err
     assert str(p) in err and "truncated" in err and "Traceback" not in err
+
+
+def test_abf_with_missing_stimulus_file_opens_with_notice(shared_data, tmp_path):
+    """A protocol whose command comes from a stimulus file that is not there: the recording
+    opens without a stimulus and says so; another file can supply it."""
+    import struct
+
+    original = shared_data / "real" / "171116sh_0016.abf"
+    data = bytearray(original.read_bytes())
+    block, _, _ = struct.unpack_from("<IIq", data, 76 + 16 * 2)  # ABF2 DAC section
+    struct.pack_into("<h", data, block * 512 + 42, 2)  # DAC 0 nWaveformSource = stimulus file
+    p = _damaged(tmp_path, bytes(data), ".abf")
+    rec = open_recording(p)
+    assert not rec.has_stimulus and rec.n_sweeps == 11
+    assert any("stimulus missing" in n for n in rec.provenance.notes)
+    with pytest.raises(StimulusMissingError):
+        rec.stacked()
+    fixed = attach_stimulus_from(rec, original)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        abf = pyabf.ABF(str(original))
+    abf.setSweep(10)
+    np.testing.assert_allclose(fixed.sweeps[10].I, abf.sweepC * 1e-3)
+    np.testing.assert_array_equal(fixed.sweeps[10].V, rec.sweeps[10].V)
