@@ -279,7 +279,7 @@ def _forward_fn(n_post: int, max_active: int):
             a, b, n = X.shape
             Y = forward(X.reshape(a * b, n), weights, indptr, indices, rows, ell)
             return Y.reshape(a, b, n_post), True
-        # the connectivity is batched too: plain vectorisation (the cond becomes a select)
+        # the connectivity is batched too: plain vectorisation (a select if X is batched)
         axes = tuple(0 if bt else None for bt in in_batched)
         f = lambda *args: _forward_impl(*args, n_post, max_active)
         out = jax.vmap(f, in_axes=axes, axis_size=axis_size)(X, weights, indptr, indices, rows, ell)
