@@ -1,0 +1,17 @@
+"""Fitting neuron models to recordings: objective, losses, optimizers, uncertainty, jobs.
+
+Public API (what the GUI and scripts call)::
+
+    from core.fitting import (Objective, LossSpec, Budget, run_fit, FitJob, CompareJob,
+                              available_methods, default_budget, FitResult, ComparisonResult)
+"""
+
+from .fit import run_fit
+from .losses import gamma_factor, mse, van_rossum
+from .objective import Budget, LossSpec, Objective
+from .optimizers import available_methods, default_budget, describe_methods
+from .results import ComparisonResult, FitResult, load_fit
+
+__all__ = ["Budget", "ComparisonResult", "FitResult", "LossSpec", "Objective",
+           "available_methods", "default_budget", "describe_methods", "gamma_factor",
+           "load_fit", "mse", "run_fit", "van_rossum"]

@@ -1,0 +1,459 @@
+"""The fitting objective: a model, a set of free parameters with bounds, and recorded sweeps.
+
+Every optimizer sees the same thing: a function of ``z`` in the unit cube ``[0, 1]^d`` (one
+coordinate per free parameter). ``z`` maps to a parameter linearly between the bounds, or
+logarithmically for parameters whose spec says ``log`` (strictly positive bounds), so
+``gL = 0.001 .. 0.1 uS`` is searched per decade. Losses are evaluated for a *batch* of ``z``
+(K, d) in one ``vmap``-ed simulation; gradients come from ``jax.value_and_grad`` through the
+``lax.scan`` simulation (surrogate derivatives through spikes and resets).
+
+Time base: the model is simulated on the recording's samples (optionally decimated by an
+integer factor: the current is averaged over each block, the voltage taken at block starts),
+with the injected current held over each step; ``V_model[k]`` is the voltage at the *start* of
+step k, the convention of the synthetic files (checked: GIF and HH at the truth reproduce the
+files' ``V`` to 1e-22 mV^2 with ``exp_euler`` at the file's dt).
+
+Compiled functions are cached by (model, free set, solver, surrogate, unroll, loss terms) and
+JAX caches per shape, so running the same fit twice (the GUI's "run again") never recompiles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import ParameterError, RecordingError, StimulusMissingError
+from ..integrate import get_solver, simulate_arrays
+from ..models import MODELS, NeuronModel
+from ..surrogate import Surrogate, get_surrogate
+from .losses import (
+    DEFAULT_DELTA_MS,
+    GammaResult,
+    gamma_factor,
+    spike_times_from_train,
+    spike_train,
+    threshold_crossings,
+    van_rossum,
+)
+
+#: loss value given to parameter sets whose simulation diverges or produces NaN
+PENALTY = 1.0e6
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What the optimizers minimise: ``MSE(V) + spike_weight * D_vR^2(tau=vr_tau)``.
+
+    ``spike_weight`` is in mV^2 per unit of squared van Rossum distance (0: voltage MSE only,
+    the default and what every table reports as "loss"). ``delta`` is the gamma-factor
+    coincidence window (ms) used when reporting."""
+
+    spike_weight: float = 0.0
+    vr_tau: float = 10.0
+    delta: float = DEFAULT_DELTA_MS
+
+    def __post_init__(self) -> None:
+        for name in ("spike_weight", "vr_tau", "delta"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v)) or v < 0 or (
+                    name != "spike_weight" and v == 0):
+                raise ParameterError(f"loss setting {name} must be a positive number, got {v!r}")
+
+    def as_dict(self) -> dict:
+        return {"spike_weight": self.spike_weight, "vr_tau": self.vr_tau, "delta": self.delta}
+
+
+def _model_class(model) -> type[NeuronModel]:
+    if isinstance(model, NeuronModel):
+        return type(model)
+    if isinstance(model, type) and issubclass(model, NeuronModel):
+        return model
+    try:
+        return MODELS[str(model)]
+    except KeyError:
+        raise ParameterError(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}") from None
+
+
+def resolve_bounds(cls: type[NeuronModel], free: Sequence[str],
+                   bounds: Mapping[str, tuple[float, float]] | None) -> dict[str, tuple[float, float]]:
+    """Bounds for every free parameter: the spec's unless overridden; checked."""
+    specs = cls.specs()
+    bounds = dict(bounds or {})
+    unknown = set(bounds) - set(specs)
+    if unknown:
+        raise ParameterError(f"bounds given for unknown {cls.name} parameter(s) "
+                             f"{', '.join(sorted(unknown))}")
+    not_free = set(bounds) - set(free)
+    if not_free:
+        raise ParameterError(f"bounds given for parameter(s) that are not free: "
+                             f"{', '.join(sorted(not_free))}")
+    out = {}
+    for name in free:
+        lo, hi = bounds.get(name, (specs[name].lower, specs[name].upper))
+        try:
+            lo, hi = float(lo), float(hi)
+        except (TypeError, ValueError):
+            raise ParameterError(f"bounds of {name} must be numbers, got {lo!r}, {hi!r}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ParameterError(f"bounds of {name} must be finite, got [{lo}, {hi}]")
+        if not lo < hi:
+            raise ParameterError(f"bounds of {name} do not bracket an interval: lower {lo:g} "
+                                 f">= upper {hi:g} {specs[name].unit}")
+        c = specs[name].constraint
+        if (c == "positive" and lo <= 0) or (c == "nonnegative" and lo < 0):
+            raise ParameterError(f"lower bound of {name} must be {'>' if c == 'positive' else '>='}"
+                                 f" 0 {specs[name].unit} ({specs[name].doc}), got {lo:g}")
+        out[name] = (lo, hi)
+    return out
+
+
+@dataclass(frozen=True)
+class _Static:
+    """Everything that fixes a compiled function (hashable)."""
+
+    model: str
+    free: tuple[str, ...]
+    fixed: tuple[str, ...]
+    solver: Any
+    surrogate: Surrogate
+    unroll: int
+    detach_reset: bool
+    spike_term: bool
+
+
+_COMPILED: dict[_Static, dict[str, Any]] = {}
+
+
+def _compiled(static: _Static) -> dict[str, Any]:
+    """Jitted batch functions for one static configuration (built once per process)."""
+    if static in _COMPILED:
+        return _COMPILED[static]
+    cls = MODELS[static.model]
+
+    def params_of(z, c):
+        theta = jnp.where(c["log"], jnp.exp(c["lo_t"] + z * (c["hi_t"] - c["lo_t"])),
+                          c["lo_t"] + z * (c["hi_t"] - c["lo_t"]))
+        return theta
+
+    def run(z, c):
+        theta = params_of(z, c)
+        values = dict(c["fixed"])
+        values.update({n: theta[i] for i, n in enumerate(static.free)})
+        model = cls(**values)
+        n_sweeps = c["I"].shape[1]
+        state = model.init_state((n_sweeps,), c["I"].dtype)
+        V, spikes, status, _ = simulate_arrays(
+            model, c["I"], c["dt"], state, solver=static.solver, surrogate=static.surrogate,
+            detach_reset=static.detach_reset, unroll=static.unroll)
+        V_start = jnp.concatenate([state["V"][None], V[:-1]], axis=0)
+        return V_start, spikes, status
+
+    def loss(z, c):
+        V, spikes, status = run(z, c)
+        value = jnp.mean((V - c["V"]) ** 2)
+        if static.spike_term:
+            value = value + c["w_spike"] * van_rossum(spikes, c["S_data"], c["dt"], c["vr_tau"])
+        ok = jnp.all(status == 0) & jnp.isfinite(value)
+        return jnp.where(ok, value, PENALTY)
+
+    def mse_only(z, c):
+        V, _, status = run(z, c)
+        value = jnp.mean((V - c["V"]) ** 2)
+        return jnp.where(jnp.all(status == 0) & jnp.isfinite(value), value, PENALTY)
+
+    vg = jax.value_and_grad(loss)
+    fns = {
+        "loss": jax.jit(jax.vmap(loss, in_axes=(0, None))),
+        "mse": jax.jit(jax.vmap(mse_only, in_axes=(0, None))),
+        "value_and_grad": jax.jit(jax.vmap(vg, in_axes=(0, None))),
+        "simulate": jax.jit(run),
+        "hessian": jax.jit(jax.hessian(loss)),
+        "params": params_of,
+    }
+    _COMPILED[static] = fns
+    return fns
+
+
+class Objective:
+    """Loss of ``model`` with ``free`` parameters against recorded sweeps.
+
+    Parameters
+    ----------
+    model : model name (``"gif"``), class, or instance (its values are the fixed parameters).
+    V, I : (n_sweeps, n_samples) membrane voltage (mV) and injected current (nA).
+    dt : sampling interval (ms) of ``V``/``I``.
+    free : names of the fitted parameters (order kept).
+    bounds : ``{name: (low, high)}`` in the model's units; default the spec's bounds.
+    fixed : values of non-free parameters (default: the model's).
+    data_spikes : spike times (ms, from the first sample) per sweep; default: upward crossings of
+        ``spike_threshold`` in ``V`` (give them for integrate-and-fire data whose recorded V is
+        reset before reaching the threshold).
+    loss : :class:`LossSpec`.
+    solver, surrogate, unroll, detach_reset : simulation settings (see ``simulate_arrays``).
+    decimate : integer factor: simulate at ``decimate * dt`` (stated in ``settings``).
+    """
+
+    def __init__(self, model, V, I, dt: float, free: Sequence[str], *,
+                 bounds: Mapping[str, tuple[float, float]] | None = None,
+                 fixed: Mapping[str, float] | None = None, data_spikes=None,
+                 spike_threshold: float = -20.0, loss: LossSpec | None = None,
+                 solver: str = "exp_euler", surrogate: str | Surrogate = "sigmoid",
+                 surrogate_params: Mapping[str, float] | None = None, unroll: int = 1,
+                 detach_reset: bool = False, decimate: int = 1,
+                 truth: Mapping[str, float] | None = None, source: str = "") -> None:
+        cls = _model_class(model)
+        self.model_class = cls
+        specs = cls.specs()
+        free = tuple(free)
+        if not free:
+            raise ParameterError("no free parameters: choose at least one parameter to fit")
+        unknown = [n for n in free if n not in specs]
+        if unknown:
+            raise ParameterError(f"{cls.name} has no parameter(s) {', '.join(unknown)}; "
+                                 f"known: {', '.join(specs)}")
+        if len(set(free)) != len(free):
+            raise ParameterError(f"free parameters repeated: {', '.join(free)}")
+        self.free = free
+        self.bounds = resolve_bounds(cls, free, bounds)
+        base = model.params() if isinstance(model, NeuronModel) else {
+            n: s.default for n, s in specs.items()}
+        fixed = dict(fixed or {})
+        bad = set(fixed) - set(specs)
+        if bad:
+            raise ParameterError(f"{cls.name} has no parameter(s) {', '.join(sorted(bad))}")
+        clash = set(fixed) & set(free)
+        if clash:
+            raise ParameterError(f"parameter(s) {', '.join(sorted(clash))} both fixed and free")
+        base.update({k: float(v) for k, v in fixed.items()})
+        self.fixed = {n: float(v) for n, v in base.items() if n not in free}
+        mid = {n: self._midpoint(n) for n in free}
+        cls(**self.fixed, **mid).validate()  # fixed values checked against the specs
+        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+            raise RecordingError(f"sampling interval dt must be a positive number of ms, got {dt!r}")
+        if I is None:
+            raise StimulusMissingError("the injected current is missing; attach a stimulus "
+                                       "before fitting")
+        V = np.atleast_2d(np.asarray(V, dtype=float))
+        I = np.atleast_2d(np.asarray(I, dtype=float))
+        if V.shape != I.shape:
+            raise RecordingError(f"voltage {V.shape} and current {I.shape} differ in shape")
+        if V.shape[1] < 2:
+            raise RecordingError("the fitting window holds fewer than 2 samples")
+        if not (np.all(np.isfinite(V)) and np.all(np.isfinite(I))):
+            raise RecordingError("the recording contains NaN or inf samples in the fitting window")
+        decimate = int(decimate)
+        if decimate < 1:
+            raise ParameterError(f"decimate must be a positive integer, got {decimate}")
+        if decimate > 1:
+            n = (V.shape[1] // decimate) * decimate
+            if n < 2 * decimate:
+                raise RecordingError("window too short for this decimation")
+            I = I[:, :n].reshape(I.shape[0], -1, decimate).mean(axis=2)
+            V = V[:, :n:decimate]
+        self.decimate = decimate
+        self.dt = float(dt) * decimate
+        self.V = V
+        self.I = I
+        self.spike_threshold = float(spike_threshold)
+        if data_spikes is None:
+            data_spikes = [threshold_crossings(v, self.dt, spike_threshold) for v in V]
+        else:
+            data_spikes = [np.asarray(s, float) for s in data_spikes]
+            if len(data_spikes) != V.shape[0]:
+                raise RecordingError(f"{len(data_spikes)} spike-time arrays for {V.shape[0]} sweeps")
+        self.data_spikes = data_spikes
+        self.loss_spec = loss or LossSpec()
+        if isinstance(surrogate, str):
+            try:
+                surrogate = get_surrogate(surrogate, **dict(surrogate_params or {}))
+            except (ValueError, TypeError) as exc:
+                raise ParameterError(str(exc)) from None
+        try:
+            solver_obj = get_solver(solver)
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
+        self.solver = solver_obj
+        self.surrogate = surrogate
+        self.unroll = int(unroll)
+        self.detach_reset = bool(detach_reset)
+        self.truth = dict(truth) if truth else None
+        self.source = source
+        self._static = _Static(cls.name, free, tuple(sorted(self.fixed)), solver_obj, surrogate,
+                               self.unroll, self.detach_reset, self.loss_spec.spike_weight > 0)
+        self._fns = _compiled(self._static)
+        lo = np.array([self.bounds[n][0] for n in free])
+        hi = np.array([self.bounds[n][1] for n in free])
+        log = np.array([bool(specs[n].log and self.bounds[n][0] > 0) for n in free])
+        self.log = log
+        self.lower, self.upper = lo, hi
+        self._consts = {
+            "lo_t": jnp.asarray(np.where(log, np.log(np.where(log, lo, 1.0)), lo)),
+            "hi_t": jnp.asarray(np.where(log, np.log(np.where(log, hi, 1.0)), hi)),
+            "log": jnp.asarray(log),
+            "fixed": {k: jnp.asarray(v, jnp.float64) for k, v in self.fixed.items()},
+            "V": jnp.asarray(V.T),
+            "I": jnp.asarray(I.T),
+            "S_data": jnp.asarray(spike_train(data_spikes, V.shape[1], self.dt)),
+            "dt": jnp.asarray(self.dt),
+            "w_spike": jnp.asarray(float(self.loss_spec.spike_weight)),
+            "vr_tau": jnp.asarray(float(self.loss_spec.vr_tau)),
+        }
+
+    # ---- construction from a Recording -------------------------------------------------------
+    @classmethod
+    def from_recording(cls, recording, model, free, *, sweeps=None, window=None, **kw) -> Objective:
+        """Objective on ``recording.select(sweeps, window)`` (window in ms)."""
+        rec = recording.select(sweeps, window)
+        if not rec.has_stimulus:
+            raise StimulusMissingError(f"{rec.name}: the injected current is missing; attach a "
+                                       "stimulus before fitting")
+        V, I = rec.stacked()
+        kw.setdefault("source", rec.provenance.path)
+        return cls(model, V, I, rec.dt, free, **kw)
+
+    # ---- parameter maps ---------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return len(self.free)
+
+    @property
+    def n_sweeps(self) -> int:
+        return self.V.shape[0]
+
+    @property
+    def duration(self) -> float:
+        """Total fitted duration (ms) over all sweeps."""
+        return self.V.shape[0] * self.V.shape[1] * self.dt
+
+    def _midpoint(self, name) -> float:
+        lo, hi = self.bounds[name]
+        if self.model_class.specs()[name].log and lo > 0:
+            return math.sqrt(lo * hi)
+        return 0.5 * (lo + hi)
+
+    def to_params(self, z) -> dict[str, float]:
+        """Unit-cube point -> {name: value} of the free parameters (model units)."""
+        z = np.clip(np.asarray(z, float), 0.0, 1.0)
+        lo_t, hi_t = np.asarray(self._consts["lo_t"]), np.asarray(self._consts["hi_t"])
+        t = lo_t + z * (hi_t - lo_t)
+        theta = np.where(self.log, np.exp(t), t)
+        return {n: float(v) for n, v in zip(self.free, theta)}
+
+    def to_unit(self, params: Mapping[str, float]) -> np.ndarray:
+        """{name: value} (model units) -> unit-cube point (clipped to the bounds)."""
+        out = []
+        for i, n in enumerate(self.free):
+            v = float(params[n])
+            lo, hi = self.bounds[n]
+            v = min(max(v, lo), hi)
+            if self.log[i]:
+                out.append((math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)))
+            else:
+                out.append((v - lo) / (hi - lo))
+        return np.array(out)
+
+    def all_params(self, z) -> dict[str, float]:
+        return {**self.fixed, **self.to_params(z)}
+
+    def model_at(self, z) -> NeuronModel:
+        return self.model_class(**self.all_params(z))
+
+    # ---- evaluations ------------------------------------------------------------------------
+    def loss_batch(self, Z) -> np.ndarray:
+        """Objective values (K,) for unit-cube points ``Z`` (K, d); diverging sets get PENALTY."""
+        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
+        return np.asarray(self._fns["loss"](Z, self._consts))
+
+    def mse_batch(self, Z) -> np.ndarray:
+        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
+        return np.asarray(self._fns["mse"](Z, self._consts))
+
+    def value_and_grad_batch(self, Z) -> tuple[np.ndarray, np.ndarray]:
+        """Values (K,) and gradients (K, d) with respect to the unit-cube coordinates."""
+        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
+        v, g = self._fns["value_and_grad"](Z, self._consts)
+        v, g = np.array(v), np.array(g)
+        bad = ~np.isfinite(v) | ~np.all(np.isfinite(g), axis=1) | (v >= PENALTY)
+        v[bad] = PENALTY
+        g[bad] = 0.0
+        return v, g
+
+    def simulate(self, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(V (n_sweeps, T) mV, spike trains (n_sweeps, T), status (n_sweeps,)) at ``z``."""
+        V, S, status = self._fns["simulate"](jnp.asarray(np.clip(z, 0.0, 1.0)), self._consts)
+        return np.asarray(V).T, np.asarray(S).T, np.asarray(status)
+
+    def model_spike_times(self, V, S) -> list[np.ndarray]:
+        """Spike times (ms) of a simulated trace: the spike output for models with a reset,
+        upward crossings of ``spike_threshold`` otherwise (as for the data)."""
+        if self.model_class.has_reset:
+            return [spike_times_from_train(s, self.dt) for s in S]
+        return [threshold_crossings(v, self.dt, self.spike_threshold) for v in V]
+
+    def evaluate(self, z) -> dict[str, Any]:
+        """Report at ``z``: voltage MSE, objective, gamma factor and spike counts."""
+        V, S, status = self.simulate(z)
+        diverged = bool(np.any(status != 0)) or not np.all(np.isfinite(V))
+        mse = float(np.mean((V - self.V) ** 2)) if not diverged else float("inf")
+        g = self.gamma(V, S)
+        return {"loss": mse, "objective": float(self.loss_batch(np.asarray(z)[None])[0]),
+                "gamma": g.gamma, "gamma_loss": g.loss, "n_model_spikes": g.n_model,
+                "n_data_spikes": g.n_data, "n_coincident": g.n_coincident, "diverged": diverged}
+
+    def gamma(self, V, S) -> GammaResult:
+        return gamma_factor(self.model_spike_times(V, S), self.data_spikes, self.duration,
+                            self.loss_spec.delta)
+
+    def hessian(self, z) -> np.ndarray:
+        """Hessian of the objective with respect to the unit-cube coordinates at ``z``."""
+        return np.asarray(self._fns["hessian"](jnp.asarray(z), self._consts))
+
+    def loss_at_truth(self) -> float | None:
+        """Voltage MSE at the known true parameters (None when no truth is known)."""
+        if not self.truth:
+            return None
+        params = {**self.fixed, **{k: v for k, v in self.truth.items()
+                                   if k in self.model_class.specs()}}
+        z = self.to_unit({n: params[n] for n in self.free})
+        inside = all(self.bounds[n][0] <= params[n] <= self.bounds[n][1] for n in self.free)
+        if not inside:
+            return None
+        return float(self.mse_batch(z[None])[0])
+
+    def settings(self) -> dict[str, Any]:
+        """JSON-able description of the objective (saved with every result)."""
+        return {
+            "model": self.model_class.name, "free": list(self.free),
+            "bounds": {k: list(v) for k, v in self.bounds.items()}, "fixed": self.fixed,
+            "log_space": {n: bool(b) for n, b in zip(self.free, self.log)},
+            "dt_ms": self.dt, "decimate": self.decimate, "n_sweeps": int(self.V.shape[0]),
+            "n_samples": int(self.V.shape[1]), "solver": self.solver.name,
+            "surrogate": {"name": self.surrogate.name, **self.surrogate.params()},
+            "unroll": self.unroll, "detach_reset": self.detach_reset,
+            "loss": self.loss_spec.as_dict(), "spike_threshold": self.spike_threshold,
+            "source": self.source, "truth": self.truth,
+        }
+
+
+@dataclass
+class Budget:
+    """Stop after ``evaluations`` loss evaluations (one simulation each, gradient included) or
+    ``seconds`` of wall time, whichever comes first (None: no limit of that kind)."""
+
+    evaluations: int | None = None
+    seconds: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.evaluations is not None and int(self.evaluations) < 1:
+            raise ParameterError(f"evaluation budget must be >= 1, got {self.evaluations}")
+        if self.seconds is not None and not (self.seconds > 0):
+            raise ParameterError(f"time budget must be > 0 s, got {self.seconds}")
+        if self.evaluations is None and self.seconds is None:
+            raise ParameterError("a budget needs evaluations or seconds")

@@ -1,0 +1,129 @@
+"""SciPy L-BFGS-B driven by jitted JAX value-and-gradient, K starts batched with ``vmap``.
+
+SciPy's L-BFGS-B is sequential, so K independent starts run in K worker threads that meet at a
+barrier: each thread asks for ``f(x), grad f(x)`` and blocks; when every still-running start has
+asked, their points are evaluated in **one** ``vmap``-ed simulation (padded to K rows, one
+compiled shape) and the threads continue. Each such round is one iteration (one FitProgress).
+Starts come from a scrambled Sobol sequence over the bounds (or ``x0`` for the first start).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ...errors import OptimizerError
+from .base import Optimizer, OptOutcome, StopOptimization, Tracker, sobol_points
+
+
+class _Abort(Exception):
+    pass
+
+
+def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
+                    ftol: float = 1e-12, gtol: float = 1e-8, maxcor: int = 20,
+                    message: str = "L-BFGS-B") -> list:
+    """Run L-BFGS-B from every row of ``Z0`` in lockstep; returns SciPy results (None for a
+    start interrupted by the tracker). Re-raises the tracker's StopOptimization afterwards."""
+    Z0 = np.atleast_2d(np.asarray(Z0, float))
+    K, d = Z0.shape
+    cond = threading.Condition()
+    pending: dict[int, np.ndarray] = {}
+    results: dict[int, tuple[float, np.ndarray]] = {}
+    active = set(range(K))
+    error: list[BaseException | None] = [None]
+    outs: list = [None] * K
+
+    def flush() -> None:  # lock held
+        idx = sorted(pending)
+        Z = np.stack([pending[i] for i in idx])
+        if len(idx) < K:
+            Z = np.concatenate([Z, np.repeat(Z[:1], K - len(idx), axis=0)])
+        pending.clear()
+        try:
+            v, g = tracker.value_and_grad(Z, count=len(idx))
+            for j, i in enumerate(idx):
+                results[i] = (float(v[j]), np.array(g[j]))
+            tracker.end_iteration(message)
+        except BaseException as exc:  # noqa: BLE001 - handed to every thread, re-raised below
+            error[0] = exc
+        cond.notify_all()
+
+    def fun(i: int, x: np.ndarray):
+        with cond:
+            if error[0] is not None:
+                raise _Abort
+            pending[i] = np.array(x, float)
+            if len(pending) == len(active):
+                flush()
+            while i not in results and error[0] is None:
+                cond.wait()
+            if i in results:
+                return results.pop(i)
+            raise _Abort
+
+    def worker(i: int) -> None:
+        try:
+            outs[i] = minimize(lambda x: fun(i, x), Z0[i], jac=True, method="L-BFGS-B",
+                               bounds=[(0.0, 1.0)] * d,
+                               options={"maxiter": maxiter, "ftol": ftol, "gtol": gtol,
+                                        "maxcor": maxcor, "maxls": 30})
+        except _Abort:
+            outs[i] = None
+        except BaseException as exc:  # noqa: BLE001
+            with cond:
+                if error[0] is None:
+                    error[0] = exc
+        finally:
+            with cond:
+                active.discard(i)
+                if pending and len(pending) == len(active):
+                    flush()
+                cond.notify_all()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(K)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if error[0] is not None:
+        if isinstance(error[0], StopOptimization):
+            raise error[0]
+        raise error[0]
+    return outs
+
+
+class LBFGSB(Optimizer):
+    """Options: ``starts`` (K, default 8), ``x0`` (unit-cube point for the first start),
+    ``maxiter`` per start, ``ftol``, ``gtol``."""
+
+    name: ClassVar[str] = "lbfgsb"
+    doc: ClassVar[str] = "L-BFGS-B with exact JAX gradients, K quasi-random starts in one vmap"
+    gradient: ClassVar[bool] = True
+    default_evaluations: ClassVar[int] = 2000
+
+    def starts(self, d: int, seed: int) -> np.ndarray:
+        K = int(self.options.get("starts", 8))
+        if K < 1:
+            raise OptimizerError(f"lbfgsb needs at least one start, got {K}")
+        Z0 = sobol_points(K, d, seed)
+        x0 = self.options.get("x0")
+        if x0 is not None:
+            Z0[0] = np.clip(np.asarray(x0, float), 0.0, 1.0)
+        return Z0
+
+    def warmup(self, objective) -> None:
+        K = int(self.options.get("starts", 8))
+        objective.value_and_grad_batch(np.full((K, objective.dim), 0.5))
+
+    def run(self, tracker: Tracker, rng: np.random.Generator) -> OptOutcome:
+        Z0 = self.starts(tracker.objective.dim, tracker.seed)
+        outs = lockstep_lbfgsb(tracker, Z0, maxiter=int(self.options.get("maxiter", 1000)),
+                               ftol=float(self.options.get("ftol", 1e-12)),
+                               gtol=float(self.options.get("gtol", 1e-8)))
+        msgs = sorted({str(o.message) for o in outs if o is not None})
+        return OptOutcome(message="; ".join(msgs), converged=all(o is not None and o.success
+                                                                  for o in outs))
