@@ -6,12 +6,14 @@ Public API (what the GUI and scripts call)::
                               available_methods, default_budget, FitResult, ComparisonResult)
 """
 
+from .compare import compare
 from .fit import run_fit
+from .jobs import CompareJob, FitJob, ObjectiveSpec
 from .losses import gamma_factor, mse, van_rossum
 from .objective import Budget, LossSpec, Objective
 from .optimizers import available_methods, default_budget, describe_methods
 from .results import ComparisonResult, FitResult, load_fit
 
-__all__ = ["Budget", "ComparisonResult", "FitResult", "LossSpec", "Objective",
+__all__ = ["Budget", "CompareJob", "FitJob", "ObjectiveSpec", "compare", "ComparisonResult", "FitResult", "LossSpec", "Objective",
            "available_methods", "default_budget", "describe_methods", "gamma_factor",
            "load_fit", "mse", "run_fit", "van_rossum"]

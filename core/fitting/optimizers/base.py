@@ -85,6 +85,15 @@ class Tracker:
             self.best_z = np.array(Z[i], dtype=float)
             self._preview_dirty = True
 
+    def evaluate_aux(self, fn, Z, count: int | None = None):
+        """Evaluate an auxiliary (staging) loss ``fn(Z)``: counted as evaluations, but its values
+        are not the fit's loss and never become the best point."""
+        if self.is_cancelled is not None and self.is_cancelled():
+            raise StopOptimization("cancelled")
+        Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
+        self.evaluations += Z.shape[0] if count is None else count
+        return fn(Z)
+
     def evaluate(self, Z, count: int | None = None) -> np.ndarray:
         """Losses of the rows of ``Z``; only the first ``count`` rows are real candidates
         (the rest pad the batch to a compiled shape)."""

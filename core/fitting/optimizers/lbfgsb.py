@@ -25,9 +25,11 @@ class _Abort(Exception):
 
 def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                     ftol: float = 1e-12, gtol: float = 1e-8, maxcor: int = 20,
-                    message: str = "L-BFGS-B") -> list:
+                    message: str = "L-BFGS-B", aux=None) -> list:
     """Run L-BFGS-B from every row of ``Z0`` in lockstep; returns SciPy results (None for a
-    start interrupted by the tracker). Re-raises the tracker's StopOptimization afterwards."""
+    start interrupted by the tracker). Re-raises the tracker's StopOptimization afterwards.
+    ``aux``: a staging ``value_and_grad(Z)`` used instead of the objective's (see
+    :meth:`Tracker.evaluate_aux`)."""
     Z0 = np.atleast_2d(np.asarray(Z0, float))
     K, d = Z0.shape
     cond = threading.Condition()
@@ -44,7 +46,10 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
             Z = np.concatenate([Z, np.repeat(Z[:1], K - len(idx), axis=0)])
         pending.clear()
         try:
-            v, g = tracker.value_and_grad(Z, count=len(idx))
+            if aux is None:
+                v, g = tracker.value_and_grad(Z, count=len(idx))
+            else:
+                v, g = tracker.evaluate_aux(aux, Z, count=len(idx))
             for j, i in enumerate(idx):
                 results[i] = (float(v[j]), np.array(g[j]))
             tracker.end_iteration(message)
