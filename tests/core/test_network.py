@@ -179,3 +179,21 @@ def test_templates_registry_has_documented_params():
     t = get_template("coba")
     assert "Vogels" in t.doc and {p.name for p in t.params} >= {"p", "w_e", "w_i", "tau_e"}
     assert set(TEMPLATES) >= {"coba"}
+
+
+def test_cli_simulate_json_and_errors(tmp_path, capsys):
+    import json
+
+    from core.cli import main
+
+    out = tmp_path / "cli.h5"
+    rc = main(["simulate", "--template", "coba", "--duration", "0.05", "--out", str(out),
+               "--set", "n_exc=160", "--set", "n_inh=40", "--set", "p=0.1", "--json"])
+    assert rc == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["neurons"] == 200 and set(line["mean_rate_hz"]) == {"E", "I"}
+    back = NetworkResult.load(out)
+    assert back.n_spikes == line["spikes"] and back.duration_ms == pytest.approx(50.0)
+    assert main(["simulate", "--template", "coba", "--set", "tau_m=-1"]) == 2
+    assert "tau_m must be > 0" in capsys.readouterr().err
+    assert main(["simulate", "--template", "coba", "--set", "bogus=1"]) == 2
