@@ -53,7 +53,7 @@ def child_ours(template: str, duration_s: float, reps: int, out: str | None, par
     build_s = time.perf_counter() - t0
     runs = []
     first = None
-    for r in range(reps):
+    for _ in range(reps):
         res = run_network(engine, duration_s * 1000.0, chunk_ms=t.default_chunk_ms,
                           out_path=out, keep_in_memory=out is None)
         first = first or res
@@ -179,13 +179,10 @@ def main(argv=None) -> int:
             entry["brian2"] = f"not importable by {a.brian2_python}"
         report[key] = entry
     if not a.skip_templates:
-        from importlib import util
-
         for name, dur in (("ei", 2.0), ("antennal-lobe", 1.0)):
             report[name] = _run_child(sys.executable, ["--child", "ours", "--template", name,
                                                        "--duration", str(dur), "--reps", "2"],
                                       a.cpu)
-        del util
     if not a.skip_rss:
         rss = {}
         for dur in (10.0, 100.0):

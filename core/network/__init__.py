@@ -5,8 +5,13 @@ Public surface for the GUI: :class:`SimulateJob`, :class:`NetworkResult` (save/l
 :class:`~core.events.SimulationProgress` events).
 """
 
-from .connectivity import (Connectome, Projection, fixed_probability, load_connectome,
-                           validate_connectome)
+from .connectivity import (
+                           Connectome,
+                           Projection,
+                           fixed_probability,
+                           load_connectome,
+                           validate_connectome,
+)
 from .jobs import SimulateJob
 from .populations import Population, layout
 from .run import NetworkEngine, NetworkResult, SpikePreview, run_network

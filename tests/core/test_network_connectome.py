@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 
 from core.errors import ConnectivityError
-from core.network.connectivity import (connectome_projection, fixed_probability,
-                                       load_connectome, padded_targets)
+from core.network.connectivity import (
+    connectome_projection,
+    fixed_probability,
+    load_connectome,
+    padded_targets,
+)
 
 
 def _csv(path, labels, rows):

@@ -11,8 +11,13 @@ import numpy as np
 import pytest
 
 from core.network import run_network
-from core.network.templates.ei_evidence import (EINetwork, ei_step, init_params, init_state,
-                                                 scaled_gif)
+from core.network.templates.ei_evidence import (
+    EINetwork,
+    ei_step,
+    init_params,
+    init_state,
+    scaled_gif,
+)
 
 
 @pytest.fixture(scope="module")

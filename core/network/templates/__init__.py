@@ -7,8 +7,8 @@ sensible defaults for duration, chunk length and recorded neurons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ...errors import ParameterError
 from ...params import ParamSpec
