@@ -272,9 +272,11 @@ class H5NetworkWriter:
         s.create_dataset("t", (0,), np.float64, maxshape=(None,), chunks=(1 << 16,))
         s.create_dataset("i", (0,), np.int32, maxshape=(None,), chunks=(1 << 16,))
         n_rec = len(trace_indices)
-        tr = g.create_dataset("traces/V", (0, n_rec), np.float32, maxshape=(None, n_rec),
-                              chunks=(max(1, min(1 << 14, (1 << 18) // max(n_rec, 1))),
-                                      max(n_rec, 1)))
+        if n_rec:
+            tr = g.create_dataset("traces/V", (0, n_rec), np.float32, maxshape=(None, n_rec),
+                                  chunks=(max(1, min(1 << 14, (1 << 18) // n_rec)), n_rec))
+        else:  # nothing recorded: an empty, fixed dataset
+            tr = g.create_dataset("traces/V", (0, 0), np.float32)
         tr.attrs["indices"] = np.asarray(trace_indices, np.int64)
         tr.attrs["units"] = "mV"
         tr.attrs["dt"] = dt

@@ -128,6 +128,10 @@ def test_hdf5_stream_reopens_and_matches(tmp_path):
     np.testing.assert_array_equal(again.spike_i, mem.spike_i)
     with pytest.raises(ParameterError):
         streamed.save(tmp_path / "nope.h5")
+    # nothing recorded
+    run_network(net, 20.0, out_path=tmp_path / "bare.h5", keep_in_memory=False)
+    bare = NetworkResult.load(tmp_path / "bare.h5")
+    assert bare.traces.shape == (0, 0) and bare.n_spikes == len(bare.spike_t) > 0
 
 
 def test_job_reports_chunks_with_previews_and_cancels(tmp_path):
