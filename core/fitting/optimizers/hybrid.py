@@ -92,9 +92,11 @@ class Hybrid(Optimizer):
             starts_a = _distinct_best(Z, forced, polish, min_dist=0.02)
             starts_a = np.concatenate(
                 [starts_a, np.repeat(starts_a[:1], polish - starts_a.shape[0], 0)])
+            rem = tracker.remaining()
             outs = lockstep_lbfgsb(tracker, starts_a, maxiter=int(self.options.get("maxiter_a", 200)),
                                    message="hybrid: L-BFGS-B on the forced-spike loss",
-                                   aux=obj.forced_value_and_grad_batch)
+                                   aux=obj.forced_value_and_grad_batch,
+                                   max_rounds=None if rem is None else max(1, rem // polish // 2))
             Za = np.stack([o.x if o is not None else z for o, z in zip(outs, starts_a)])
             va = tracker.evaluate(Za)
             tracker.end_iteration("hybrid: stage A optima")

@@ -10,26 +10,32 @@ Starts come from a scrambled Sobol sequence over the bounds (or ``x0`` for the f
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
 
 from ...errors import OptimizerError
-from .base import Optimizer, OptOutcome, StopOptimization, Tracker, sobol_points
+from .base import Optimizer, OptOutcome, Tracker, sobol_points
 
 
 class _Abort(Exception):
     pass
 
 
+class _RoundsDone(Exception):
+    pass
+
+
 def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                     ftol: float = 1e-12, gtol: float = 1e-8, maxcor: int = 20,
-                    message: str = "L-BFGS-B", aux=None) -> list:
+                    message: str = "L-BFGS-B", aux=None, max_rounds: int | None = None) -> list:
     """Run L-BFGS-B from every row of ``Z0`` in lockstep; returns SciPy results (None for a
     start interrupted by the tracker). Re-raises the tracker's StopOptimization afterwards.
     ``aux``: a staging ``value_and_grad(Z)`` used instead of the objective's (see
-    :meth:`Tracker.evaluate_aux`)."""
+    :meth:`Tracker.evaluate_aux`). ``max_rounds``: stop after that many batched rounds; starts
+    still running then come back as a SimpleNamespace with the best ``x`` they evaluated."""
     Z0 = np.atleast_2d(np.asarray(Z0, float))
     K, d = Z0.shape
     cond = threading.Condition()
@@ -38,6 +44,8 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
     active = set(range(K))
     error: list[BaseException | None] = [None]
     outs: list = [None] * K
+    best: list = [(np.inf, Z0[i].copy()) for i in range(K)]
+    rounds = [0]
 
     def flush() -> None:  # lock held
         idx = sorted(pending)
@@ -52,7 +60,12 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                 v, g = tracker.evaluate_aux(aux, Z, count=len(idx))
             for j, i in enumerate(idx):
                 results[i] = (float(v[j]), np.array(g[j]))
+                if v[j] < best[i][0]:
+                    best[i] = (float(v[j]), np.array(Z[j]))
             tracker.end_iteration(message)
+            rounds[0] += 1
+            if max_rounds is not None and rounds[0] >= max_rounds:
+                raise _RoundsDone
         except BaseException as exc:  # noqa: BLE001 - handed to every thread, re-raised below
             error[0] = exc
         cond.notify_all()
@@ -94,16 +107,20 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
         t.start()
     for t in threads:
         t.join()
+    if isinstance(error[0], _RoundsDone):
+        return [o if o is not None else SimpleNamespace(x=best[i][1], fun=best[i][0],
+                                                          success=False, message="max rounds")
+                for i, o in enumerate(outs)]
     if error[0] is not None:
-        if isinstance(error[0], StopOptimization):
-            raise error[0]
         raise error[0]
     return outs
 
 
 class LBFGSB(Optimizer):
     """Options: ``starts`` (K, default 8), ``x0`` (unit-cube point for the first start),
-    ``maxiter`` per start, ``ftol``, ``gtol``."""
+    ``maxiter`` per start, ``ftol``, ``gtol``, ``forced`` (default True: for models with a reset
+    and data with spikes, first minimise the teacher-forced loss, then the free-running MSE;
+    ``forced=False`` is the naive surrogate-gradient L-BFGS-B)."""
 
     name: ClassVar[str] = "lbfgsb"
     doc: ClassVar[str] = "L-BFGS-B with exact JAX gradients, K quasi-random starts in one vmap"
@@ -123,9 +140,25 @@ class LBFGSB(Optimizer):
     def warmup(self, objective) -> None:
         K = int(self.options.get("starts", 8))
         objective.value_and_grad_batch(np.full((K, objective.dim), 0.5))
+        if self.options.get("forced", True) and objective.can_force_spikes:
+            objective.loss_batch(np.full((K, objective.dim), 0.5))
+            objective.forced_value_and_grad_batch(np.full((K, objective.dim), 0.5))
 
     def run(self, tracker: Tracker, rng: np.random.Generator) -> OptOutcome:
         Z0 = self.starts(tracker.objective.dim, tracker.seed)
+        obj = tracker.objective
+        if self.options.get("forced", True) and obj.can_force_spikes:
+            # staged fit for models with a reset: the starts' own loss first (the reference
+            # every improvement is measured against), then L-BFGS-B on the teacher-forced loss
+            # (smooth: see Objective.forced_loss_batch), then the free-running MSE from there
+            tracker.evaluate(Z0)
+            tracker.end_iteration("L-BFGS-B: starting points")
+            rem = tracker.remaining()
+            outs = lockstep_lbfgsb(tracker, Z0, maxiter=int(self.options.get("maxiter_a", 200)),
+                                   message="L-BFGS-B on the forced-spike loss",
+                                   aux=obj.forced_value_and_grad_batch,
+                                   max_rounds=None if rem is None else max(1, rem // len(Z0) // 2))
+            Z0 = np.stack([o.x if o is not None else z for o, z in zip(outs, Z0)])
         outs = lockstep_lbfgsb(tracker, Z0, maxiter=int(self.options.get("maxiter", 1000)),
                                ftol=float(self.options.get("ftol", 1e-12)),
                                gtol=float(self.options.get("gtol", 1e-8)))

@@ -39,7 +39,7 @@ class Bayes(Optimizer):
             opt = SkOptimizer([Real(0.0, 1.0) for _ in range(d)], base_estimator="GP",
                               acq_func="gp_hedge",
                               n_initial_points=int(self.options.get("initial_points", 10)),
-                              initial_point_generator="sobol", random_state=tracker.seed)
+                              initial_point_generator="halton", random_state=tracker.seed)
         except Exception as exc:  # noqa: BLE001
             raise OptimizerError(f"bayes: scikit-optimize could not be set up ({exc})") from exc
         while True:
