@@ -223,8 +223,8 @@ class Objective:
     bounds : ``{name: (low, high)}`` in the model's units; default the spec's bounds.
     fixed : values of non-free parameters (default: the model's).
     data_spikes : spike times (ms, from the first sample) per sweep; default: upward crossings of
-        ``spike_threshold`` in ``V`` (give them for integrate-and-fire data whose recorded V is
-        reset before reaching the threshold).
+        ``spike_threshold`` in ``V``; for models with a reset, when ``V`` never crosses it
+        (integrate-and-fire data), drops of more than 10 mV in one sample (the reset).
     loss : :class:`LossSpec`.
     solver, surrogate, unroll, detach_reset : simulation settings (see ``simulate_arrays``).
     decimate : integer factor: simulate at ``decimate * dt`` (stated in ``settings``).
@@ -294,6 +294,10 @@ class Objective:
         self.spike_threshold = float(spike_threshold)
         if data_spikes is None:
             data_spikes = [threshold_crossings(v, self.dt, spike_threshold) for v in V]
+            if cls.has_reset and not any(np.size(s) for s in data_spikes):
+                # integrate-and-fire data (recorded V reset before reaching spike_threshold):
+                # a spike is a drop of more than 10 mV in one sample, at the sample before it
+                data_spikes = [np.nonzero(np.diff(v) < -10.0)[0] * self.dt for v in V]
         else:
             data_spikes = [np.asarray(s, float) for s in data_spikes]
             if len(data_spikes) != V.shape[0]:
