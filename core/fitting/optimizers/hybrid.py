@@ -68,8 +68,10 @@ class Hybrid(Optimizer):
         samples, batch, polish = self._sizes()
         d = tracker.objective.dim
         remaining = tracker.remaining()
-        if remaining is not None:  # keep at least a third of the budget for polishing
-            samples = max(batch, min(samples, (2 * remaining) // 3 // batch * batch))
+        forced = bool(self.options.get("forced", True)) and tracker.objective.can_force_spikes
+        if remaining is not None:  # keep at least half of the budget for the gradient stages
+            share = remaining // 2 // (2 if forced else 1)
+            samples = max(min(batch, share), min(samples, share // batch * batch))
         Z = sobol_points(samples, d, tracker.seed)
         values = np.empty(samples)
         for lo in range(0, samples, batch):
@@ -79,7 +81,7 @@ class Hybrid(Optimizer):
                 chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
             values[lo:lo + n] = tracker.evaluate(chunk, count=n)[:n]
             tracker.end_iteration("hybrid: global screen")
-        if self.options.get("forced", True) and tracker.objective.can_force_spikes:
+        if forced:
             obj = tracker.objective
             forced = np.empty(samples)
             for lo in range(0, samples, batch):

@@ -1,0 +1,73 @@
+"""``brainfit fit`` / ``brainfit predict`` end to end on a small synthetic recording."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.fitting import load_fit
+from core.integrate import simulate
+from core.io import Recording, Sweep, write_recording
+from core.models import GIF
+
+
+@pytest.fixture(scope="module")
+def rec_path(tmp_path_factory):
+    dt = 0.1
+    t = np.arange(1200) * dt
+    I = np.array([np.where((t > 10) & (t < 110), a, 0.0) for a in (1.4, 2.0)])
+    model = GIF(A1=0.3, A2=-0.1, tau_I1=5.0, tau_I2=100.0)
+    res = simulate(model, I.T, dt)
+    V = np.concatenate([np.full((2, 1), -70.0), np.asarray(res.V).T[:, :-1]], axis=1)
+    path = tmp_path_factory.mktemp("cli") / "gif.h5"
+    write_recording(Recording(tuple(Sweep(V[k], I[k], dt, number=k) for k in range(2))), path)
+    return path
+
+
+def test_fit_then_predict(rec_path, tmp_path, capsys):
+    out = tmp_path / "result.h5"
+    code = main(["fit", str(rec_path), "--model", "gif", "--free", "A1,tau_I1",
+                 "--set", "A2=-0.1", "--set", "tau_I2=100", "--bounds", "A1=0.05:2",
+                 "--optimizer", "hybrid,de", "--seeds", "1", "--budget", "400", "--sweeps",
+                 "0-1", "--out", str(out), "--json", "--no-uncertainty"])
+    captured = capsys.readouterr()
+    assert code == 0
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert set(summary) == {"hybrid", "de"}, summary
+    assert summary["hybrid"]["parameters"]["A1"] == pytest.approx(0.3, rel=0.05)
+    assert summary["hybrid"]["loss"] < summary["de"]["loss"] + 1e-9
+    assert "evals" in captured.err  # the progress bar
+    best = load_fit(out)
+    assert best.method == "hybrid" and best.fitted["tau_I1"] == pytest.approx(5.0, rel=0.05)
+    code = main(["predict", str(out), str(rec_path), "--sweeps", "1", "--json", "--export",
+                 str(tmp_path / "pred.csv")])
+    pred = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and pred["loss"] < 1e-3 and pred["gamma"] == pytest.approx(1.0)
+    assert pred["n_model_spikes"] == pred["n_data_spikes"] > 0
+    table = np.loadtxt(tmp_path / "pred.csv", delimiter=",", skiprows=1)
+    assert table.shape == (1200, 3)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--free", "A1,nope"], "no parameter"),
+    (["--free", "A1", "--bounds", "A1=2:1"], "bracket"),
+    (["--free", "A1", "--bounds", "A1=1"], "LOW:HIGH"),
+    (["--free", "A1", "--set", "tau_V=abc"], "not a number"),
+    (["--free", "A1", "--optimizer", "newton"], "unknown optimizer"),
+    (["--free", "A1", "--sweeps", "7"], "does not exist"),
+    (["--free", "A1", "--window", "500:600"], "holds no samples"),
+    (["--free", "A1", "--sweeps", "x"], "--sweeps"),
+])
+def test_bad_arguments_exit_2_with_message(rec_path, capsys, extra, message):
+    code = main(["fit", str(rec_path), "--model", "gif", "--budget", "8", "--quiet"] + extra)
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_model_and_missing_file(rec_path, tmp_path, capsys):
+    assert main(["fit", str(rec_path), "--model", "hhx", "--free", "A1"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "none.h5"), str(rec_path)]) == 2
