@@ -36,3 +36,12 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
+
+# The one-folder app bundle dist/BrainfitWorkbench/ and its archive (packaging/README-PACKAGING.md)
+package: $(VENV)/.installed-test
+	$(PY) packaging/build.py
+
+# Unpack the archive, run the bundled `brainfit --self-test` offscreen in a clean environment;
+# `make package-test SCREENSHOT=out.png` also starts it under Xvfb and saves a screenshot.
+package-test: package
+	LANG=C.UTF-8 $(PY) packaging/check_bundle.py $(if $(SCREENSHOT),--screenshot $(SCREENSHOT))

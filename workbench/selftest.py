@@ -25,7 +25,7 @@ from pathlib import Path
 
 #: distributions whose versions the verdict reports (import name -> distribution name)
 PACKAGES = {"jax": "jax", "jaxlib": "jaxlib", "PyQt6": "PyQt6", "pyqtgraph": "pyqtgraph",
-            "numpy": "numpy", "scipy": "scipy", "h5py": "h5py", "optax": "optax",
+            "numpy": "numpy", "scipy": "scipy", "h5py": "h5py", "pyabf": "pyabf", "optax": "optax",
             "nevergrad": "nevergrad", "skopt": "scikit-optimize"}
 
 MODEL = "lif"
@@ -154,6 +154,18 @@ def _check_versions(versions: dict[str, str]) -> None:
                               + ", ".join(f"{k}={v}" for k, v in bad.items()))
 
 
+def _check_package_data() -> None:
+    """Data files that packages load at run time (a bundle can lose them silently): SciPy's
+    Sobol direction numbers, used for the optimizers' quasi-random starts."""
+    import numpy as np
+    from scipy.stats import qmc
+
+    points = qmc.Sobol(d=2, scramble=False).random(4)
+    if not np.allclose(points, [[0, 0], [0.5, 0.5], [0.75, 0.25], [0.25, 0.75]]):
+        raise SelfTestFailure("SciPy's Sobol sequence is wrong (its direction-number data file "
+                              "is missing from this installation)")
+
+
 def _device() -> str:
     import jax
 
@@ -254,6 +266,7 @@ def run_self_test(recording: str | os.PathLike | None = None,
         verdict["stage"] = "imports"
         verdict["versions"] = versions = package_versions()
         _check_versions(versions)
+        _check_package_data()
         verdict["device"] = _device()
         app = QApplication.instance() or QApplication(sys.argv[:1])
         configure_app(app)
