@@ -1,8 +1,8 @@
 """``brainfit --self-test``: prove that this installation (source checkout or frozen bundle) works.
 
 Offscreen, it opens the main window, loads the bundled example recording, runs a short real fit
-(LIF, free ``R`` and ``V_rest``, L-BFGS-B with JAX gradients on the hyperpolarising step of
-sweep 0) through the window's :class:`~workbench.runner.JobRunner`, and checks that the final
+(:class:`core.fitting.FitJob`: LIF, free ``R`` and ``V_rest``, L-BFGS-B with JAX gradients, on
+the hyperpolarising step of sweep 0) through the window's :class:`~workbench.runner.JobRunner`, and checks that the final
 loss is finite and below the starting loss. It prints one line of JSON::
 
     {"ok": true, "version": "0.1.0", "frozen": false, "versions": {...}, "device": "cpu:cpu",
@@ -20,7 +20,6 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 #: distributions whose versions the verdict reports (import name -> distribution name)
@@ -42,85 +41,15 @@ class SelfTestFailure(Exception):
     """A check failed; the message is the verdict's ``reason``."""
 
 
-@dataclass(frozen=True)
-class FitOutcome:
-    loss_start: float
-    loss_end: float
-    evaluations: int
-    fitted: dict
-    engine: str
+def make_fit_job(recording):
+    """The engine's own :class:`core.fitting.FitJob`, sized to take a few seconds."""
+    from core.fitting import FitJob
 
-
-class SelfTestFit:
-    """A small fit job (``run(report, is_cancelled)``) on the example recording.
-
-    It uses the engine's fitting API (:mod:`core.fitting`); a checkout without it falls back to
-    a minimal SciPy L-BFGS-B over ``jax.value_and_grad`` of the voltage MSE."""
-
-    name = "self-test fit"
-
-    def __init__(self, recording):
-        self.recording = recording
-
-    def run(self, report, is_cancelled) -> FitOutcome:
-        try:
-            from core.fitting import Budget, Objective, run_fit
-        except ImportError:
-            return _minimal_fit(self.recording, is_cancelled)
-        objective = Objective.from_recording(self.recording, MODEL, FREE, sweeps=[SWEEP],
-                                             window=WINDOW, fixed=FIXED, decimate=4, unroll=1)
-        result = run_fit(objective, "lbfgsb", budget=Budget(evaluations=EVALUATIONS),
-                         options={"starts": 1, "x0": objective.to_unit(START)},
-                         report=report, is_cancelled=is_cancelled, uncertainty=False,
-                         job=self.name)
-        return FitOutcome(float(result.start_loss), float(result.loss), int(result.evaluations),
-                          dict(result.fitted), "core.fitting.run_fit/lbfgsb")
-
-
-def _minimal_fit(recording, is_cancelled) -> FitOutcome:
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-    from scipy.optimize import minimize
-
-    from core.integrate import get_solver, simulate_arrays
-    from core.models import MODELS
-    from core.surrogate import get_surrogate
-
-    V, I = recording.select([SWEEP], WINDOW).stacked()
-    V, I, dt = jnp.asarray(V[0]), jnp.asarray(I[0]), recording.dt
-    cls = MODELS[MODEL]
-    solver, surrogate = get_solver("exp_euler"), get_surrogate("sigmoid")
-
-    @jax.jit
-    def loss(x):
-        defaults = {n: s.default for n, s in cls.specs().items()}
-        model = cls(**{**defaults, **FIXED, **dict(zip(FREE, x))})
-        state = model.init_state()
-        state = {**state, "V": V[0]}
-        Vm, *_ = simulate_arrays(model, I, dt, state, solver=solver, surrogate=surrogate)
-        return jnp.mean((Vm - V) ** 2)
-
-    lo = jnp.asarray([cls.specs()[n].lower for n in FREE])
-    hi = jnp.asarray([cls.specs()[n].upper for n in FREE])
-    value_and_grad = jax.jit(jax.value_and_grad(lambda z: loss(lo + z * (hi - lo))))  # unit cube
-    z0 = (np.array([START[n] for n in FREE]) - np.asarray(lo)) / np.asarray(hi - lo)
-    calls = [0]
-
-    def fun(z):
-        if is_cancelled():
-            from core.errors import JobCancelled
-            raise JobCancelled("cancelled by the user")
-        calls[0] += 1
-        v, g = value_and_grad(jnp.array(z, copy=True))  # SciPy reuses its buffer
-        return float(v), np.asarray(g, float)
-
-    res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(FREE),
-                   options={"maxfun": EVALUATIONS})
-    x = np.asarray(lo + res.x * (hi - lo))
-    start = float(value_and_grad(jnp.asarray(z0))[0])
-    return FitOutcome(start, float(res.fun), calls[0], dict(zip(FREE, map(float, x))),
-                      "minimal scipy L-BFGS-B")
+    job = FitJob(recording, MODEL, FREE, fixed=FIXED, method="lbfgsb",
+                 budget=EVALUATIONS, sweeps=[SWEEP], window=WINDOW, decimate=4,
+                 uncertainty=False, name="self-test fit")
+    job.options = {"starts": 1, "x0": job.objective().to_unit(START)}
+    return job
 
 
 def package_versions() -> dict[str, str]:
@@ -217,7 +146,7 @@ def _check(window, recording_path: Path, timeout_s: float, verdict: dict) -> dic
     verdict["stage"] = "fit"
     events = []
     runner.event.connect(events.append)
-    if not runner.submit(SelfTestFit(recording)):
+    if not runner.submit(make_fit_job(recording)):
         raise SelfTestFailure("the job runner refused the fit (busy)")
     outcome = _wait({"finished": runner.finished, "failed": runner.failed,
                      "cancelled": runner.cancelled}, timeout_s)
@@ -229,19 +158,22 @@ def _check(window, recording_path: Path, timeout_s: float, verdict: dict) -> dic
     kind, args = outcome
     if kind != "finished":
         raise SelfTestFailure(f"the fit {kind}: {args[0] if args else ''}")
+    from core.fitting import FitResult
+
     result = args[0]
-    if not isinstance(result, FitOutcome):
-        raise SelfTestFailure(f"the runner returned {type(result).__name__}, not the fit result")
-    verdict = {"loss_start": result.loss_start, "loss_end": result.loss_end,
-               "evaluations": result.evaluations, "progress_events": len(events),
-               "fit": f"{MODEL} {'+'.join(FREE)} via {result.engine}",
-               "fitted": {k: round(v, 4) for k, v in result.fitted.items()}}
-    if not (math.isfinite(result.loss_start) and math.isfinite(result.loss_end)):
-        raise SelfTestFailure(f"non-finite loss: start {result.loss_start}, end {result.loss_end}",
-                              verdict)
-    if not result.loss_end < result.loss_start:
-        raise SelfTestFailure(f"the fit did not improve: loss {result.loss_start:.6g} -> "
-                              f"{result.loss_end:.6g}", verdict)
+    if not isinstance(result, FitResult):
+        raise SelfTestFailure(f"the runner returned {type(result).__name__}, not a FitResult")
+    start, end = float(result.start_loss), float(result.loss)
+    verdict = {"loss_start": start, "loss_end": end, "evaluations": int(result.evaluations),
+               "progress_events": len(events),
+               "fit": f"{MODEL} {'+'.join(FREE)}, FitJob {result.method}",
+               "fitted": {k: round(float(v), 4) for k, v in result.fitted.items()}}
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise SelfTestFailure(f"non-finite loss: start {start}, end {end}", verdict)
+    if not end < start:
+        raise SelfTestFailure(f"the fit did not improve: loss {start:.6g} -> {end:.6g}", verdict)
+    if not events:
+        raise SelfTestFailure("the fit sent no progress events through the runner", verdict)
     return verdict
 
 

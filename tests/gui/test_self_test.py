@@ -46,8 +46,7 @@ def test_self_test_passes_from_source(tmp_path):
     # (0.3 mV recording noise -> 0.09 mV^2) and recovers its input resistance and rest
     assert end < 1.0
     assert 60 < verdict["fitted"]["R"] < 120 and -75 < verdict["fitted"]["V_rest"] < -68
-    if "core.fitting" in verdict["fit"]:  # the engine's fit reports progress through the runner
-        assert verdict["progress_events"] >= 1
+    assert "FitJob" in verdict["fit"] and verdict["progress_events"] >= 1
 
 
 @pytest.mark.timeout(300)
