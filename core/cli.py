@@ -115,5 +115,7 @@ def main(argv: Sequence[str] | None = None, open_gui: Callable | None = None) ->
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run through the imported module so plug-in commands register there
+    from core.cli import main as _main
+
+    sys.exit(_main())

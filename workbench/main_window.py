@@ -1,13 +1,14 @@
-"""The main window: docks around a central trace view, menus, drag-and-drop, status bar."""
+"""The main window: docks around a central trace view, menus, drag-and-drop, status bar,
+project files with autosave and recovery."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                             QStatusBar)
+                             QMessageBox, QProgressBar, QStatusBar, QTabWidget)
 
 from core import __version__
 from core.errors import BrainfitError
@@ -15,14 +16,22 @@ from core.integrate.jobs import SimulateRecordingJob
 from core.io import TimeUnitRequiredError, open_recording
 
 from .dialogs.errors import show_error
+from .fit_controller import FitController
+from .panels.model import ModelPanel
+from .panels.optimizers import OptimizerPanel
 from .panels.recording import RecordingPanel
+from .panels.results import ComparisonPanel, FitResultPanel
+from .plots.convergence import ConvergencePlot
 from .plots.trace import TracePlot
+from .project import load_project, save_project
 from .runner import JobRunner
 from .session import Session
 
 FILE_FILTER = ("Recordings (*.abf *.nwb *.h5 *.hdf5 *.csv *.tsv *.txt *.asc *.dat);;"
                "All files (*)")
+PROJECT_FILTER = "Brainfit projects (*.bfproj.h5 *.h5);;All files (*)"
 MAX_RECENT = 8
+AUTOSAVE_MS = 60_000
 
 
 def jax_device_label() -> str:
@@ -33,35 +42,83 @@ def jax_device_label() -> str:
     return f"JAX: {', '.join(kinds)} ({len(devices)} device{'s' if len(devices) > 1 else ''})"
 
 
+def default_autosave_path() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".brainfit") / "autosave.bfproj.h5"
+
+
+def _available_methods() -> list[str]:
+    try:
+        from core.fitting import available_methods
+    except ImportError:
+        return []
+    return available_methods()
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, session: Session | None = None, settings: QSettings | None = None):
+    def __init__(self, session: Session | None = None, settings: QSettings | None = None,
+                 autosave_path: str | Path | None = None):
         super().__init__()
         self.session = session or Session()
         self.settings = settings or QSettings("Brainfit", "Workbench")
+        self.autosave_path = Path(autosave_path) if autosave_path else default_autosave_path()
+        self.project_path: str = ""
         self.runner = JobRunner(self)
         self.setWindowTitle(f"Brainfit Workbench {__version__}")
-        self.resize(1280, 800)
+        self.resize(1400, 860)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
 
         self.trace = TracePlot(self)
-        self.setCentralWidget(self.trace)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.trace, "Single neuron")
+        self.setCentralWidget(self.tabs)
+        left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                               Qt.DockWidgetArea.BottomDockWidgetArea)
         self.recording_panel = RecordingPanel(self)
-        self.recording_dock = self._dock("Recording", self.recording_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.model_panel = ModelPanel(self.session, self)
+        self.optimizer_panel = OptimizerPanel(self.session, _available_methods(), self)
+        self.convergence = ConvergencePlot(self)
+        self.fit_result = FitResultPanel(self)
+        self.comparison = ComparisonPanel(self)
+        self._dock("Recording", self.recording_panel, left)
+        self._dock("Model", self.model_panel, right)
+        self._dock("Optimizers", self.optimizer_panel, right)
+        self._dock("Convergence", self.convergence, bottom)
+        fit_dock = self._dock("Fit", self.fit_result, bottom)
+        self.tabifyDockWidget(fit_dock, self._dock("Comparison", self.comparison, bottom))
+        fit_dock.raise_()
 
         self.setStatusBar(QStatusBar(self))
+        self.progress = QProgressBar(maximumWidth=220, textVisible=True)
+        self.progress.hide()
         self.device_label = QLabel(jax_device_label())
+        self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.device_label)
         self._preview_id = 0
+        self._preview_pending = False
+        self.fits = FitController(self)
         self._build_menus()
+        self._restore_layout()
 
         self.session.subscribe(self._on_session_changed)
         self.recording_panel.sweep_selected.connect(self.session.set_sweep)
         self.recording_panel.fit_sweeps_changed.connect(self.session.set_fit_sweeps)
         self.recording_panel.window_changed.connect(self._set_window)
         self.trace.window_changed.connect(self._set_window)
+        self.model_panel.preview_requested.connect(self.request_preview)
+        self.model_panel.rejected.connect(self.statusBar().showMessage)
+        self.optimizer_panel.run_requested.connect(self.fits.start)
+        self.optimizer_panel.cancel_requested.connect(self.fits.cancel)
+        self.comparison.export_button.clicked.connect(self.export_results)
+        self.fits.running_changed.connect(self.optimizer_panel.set_running)
+        self.fits.message.connect(self.statusBar().showMessage)
         self.runner.finished.connect(self._on_job_finished)
         self.runner.failed.connect(self._on_job_failed)
+        self.runner.idle.connect(self._on_runner_idle)
+        self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
 
     # ---- construction -------------------------------------------------------------------------
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -71,20 +128,42 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
     def _build_menus(self) -> None:
+        keys = QKeySequence.StandardKey
         file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open recording…", self, shortcut=QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self._ask_open)
-        file_menu.addAction(open_action)
+        self._action(file_menu, "&Open recording…", self._ask_open, keys.Open)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._refresh_recent()
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        self._action(file_menu, "Open &project…", self._ask_open_project)
+        self._action(file_menu, "&Save project", self.save, keys.Save)
+        self._action(file_menu, "Save project &as…", self.save_as, keys.SaveAs)
+        file_menu.addSeparator()
+        self._action(file_menu, "Export &figure…", self.export_figure)
+        self._action(file_menu, "Export &results…", self.export_results)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, keys.Quit)
         self.view_menu = self.menuBar().addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             self.view_menu.addAction(dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About Brainfit Workbench", self.show_about)
+
+    def _restore_layout(self) -> None:
+        state = self.settings.value("window/state")
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
 
     # ---- opening files ------------------------------------------------------------------------
     def _ask_open(self) -> None:
@@ -135,7 +214,123 @@ class MainWindow(QMainWindow):
         if urls:
             self.open_recording(urls[0])
 
+    # ---- projects -----------------------------------------------------------------------------
+    def _ask_open_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        try:
+            loaded = load_project(path)
+        except BrainfitError as exc:
+            show_error(self, "Cannot open project", str(exc))
+            return False
+        self.adopt_session(loaded)
+        self.project_path = str(path)
+        return True
+
+    def adopt_session(self, loaded: Session) -> None:
+        """Replace the session's content with ``loaded`` and refresh every view."""
+        listeners = self.session._listeners
+        for name in ("recording", "recording_path", "sweep", "fit_sweeps", "window", "model_name",
+                     "parameters", "fit", "results", "comparison"):
+            setattr(self.session, name, getattr(loaded, name))
+        self.session._listeners = listeners
+        self.model_panel.refresh()
+        self.optimizer_panel.refresh()
+        if self.session.recording is not None:
+            sweep, window = self.session.sweep, self.session.window
+            self.recording_panel.show_recording(self.session.recording, self.session.fit_sweeps, window)
+            self.recording_panel.sweeps.setCurrentRow(sweep)
+            self._on_session_changed("sweep")
+            self.trace.set_window(*window)
+        if self.session.comparison is not None:
+            self.comparison.show_rows(self.session.comparison.rows)
+        if self.session.results:
+            best = min(self.session.results, key=lambda f: f.loss)
+            self.fit_result.show_result(best, self.fits._units())
+        self.session.dirty = False
+
+    def save(self) -> bool:
+        return self.save_project(self.project_path) if self.project_path else self.save_as()
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(Path.home() / "session.bfproj.h5"),
+                                              PROJECT_FILTER)
+        return self.save_project(path) if path else False
+
+    def save_project(self, path: str | Path) -> bool:
+        try:
+            save_project(self.session, path)
+        except (OSError, BrainfitError) as exc:
+            show_error(self, "Cannot save project", f"{path}: {exc}")
+            return False
+        self.project_path = str(path)
+        self.session.dirty = False
+        self.statusBar().showMessage(f"saved {path}")
+        return True
+
+    def autosave(self) -> None:
+        if not self.session.dirty:
+            return
+        try:
+            self.autosave_path.parent.mkdir(parents=True, exist_ok=True)
+            save_project(self.session, self.autosave_path)
+        except (OSError, BrainfitError) as exc:
+            self.statusBar().showMessage(f"autosave failed: {exc}")
+
+    # ---- export -------------------------------------------------------------------------------
+    def export_figure(self, path: str | None = None) -> bool:
+        import pyqtgraph.exporters as exporters
+
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export figure", str(Path.home() / "figure.png"),
+                                                  "PNG image (*.png);;SVG vector (*.svg)")
+            if not path:
+                return False
+        view = self.convergence if self.tabs.currentIndex() < 0 else self.tabs.currentWidget()
+        target = view.ci if hasattr(view, "ci") else view.scene()
+        exporter = exporters.SVGExporter(target) if str(path).lower().endswith(".svg") else exporters.ImageExporter(target)
+        exporter.export(str(path))
+        self.statusBar().showMessage(f"exported {path}")
+        return True
+
+    def export_results(self, path: str | None = None) -> bool:
+        comparison = self.session.comparison
+        if comparison is None:
+            self.statusBar().showMessage("no results to export yet")
+            return False
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export results", str(Path.home() / "comparison.csv"),
+                                                  "CSV table (*.csv);;HDF5 (*.h5)")
+            if not path:
+                return False
+        try:
+            comparison.to_csv(path) if str(path).lower().endswith(".csv") else comparison.to_hdf5(path)
+        except OSError as exc:
+            show_error(self, "Cannot export results", f"{path}: {exc}")
+            return False
+        self.statusBar().showMessage(f"exported {path}")
+        return True
+
+    def show_about(self) -> None:
+        from .dialogs.about import AboutDialog
+
+        AboutDialog(self).open()
+
     # ---- reacting to the session ----------------------------------------------------------
+    def show_fit_sweep(self, index: int) -> None:
+        self.recording_panel.sweeps.setCurrentRow(index)
+
+    def show_progress(self, text: str, fraction: float | None) -> None:
+        if fraction is None:
+            self.progress.hide()
+            return
+        self.progress.show()
+        self.progress.setValue(int(100 * fraction))
+        self.progress.setFormat(f"{text} %p%")
+
     def _set_window(self, start: float, stop: float) -> None:
         try:
             self.session.set_window(start, stop)
@@ -144,6 +339,8 @@ class MainWindow(QMainWindow):
 
     def _on_session_changed(self, what: str) -> None:
         rec = self.session.recording
+        if what == "model":
+            self.model_panel.refresh()
         if rec is None:
             return
         if what == "recording":
@@ -156,27 +353,60 @@ class MainWindow(QMainWindow):
         if what in ("recording", "window"):
             self.trace.set_window(*self.session.window)
             self.recording_panel.set_window(*self.session.window)
-        if what in ("model", "parameters"):
-            self.request_preview()
 
     def request_preview(self) -> None:
+        """Simulate the current model on the shown sweep (latest request wins)."""
         rec = self.session.recording
-        if rec is None or not rec.has_stimulus or self.runner.busy:
+        if rec is None or not rec.has_stimulus:
+            return
+        if self.runner.busy:
+            self._preview_pending = not self.fits.running
+            return
+        try:
+            model = self.session.model()
+        except BrainfitError as exc:
+            self.statusBar().showMessage(str(exc))
             return
         self._preview_id += 1
-        self.runner.submit(SimulateRecordingJob(self.session.model(), rec, (self.session.sweep,),
+        self.runner.submit(SimulateRecordingJob(model, rec, (self.session.sweep,),
                                                 request_id=self._preview_id, name="preview"))
 
+    def _on_runner_idle(self) -> None:
+        if self._preview_pending:
+            self._preview_pending = False
+            self.request_preview()
+
     def _on_job_finished(self, result) -> None:
-        if getattr(result, "request_id", None) == self._preview_id:
+        if getattr(result, "request_id", None) == self._preview_id and not self._preview_pending:
             rec = self.session.recording
-            if result.sweeps[0] == self.session.sweep:
+            if rec is not None and result.sweeps[0] == self.session.sweep:
                 self.trace.show_model(rec.sweeps[result.sweeps[0]].t, result.V[0])
 
     def _on_job_failed(self, message: str, details: str) -> None:
         self.statusBar().showMessage(message)
         show_error(self, "Job failed", message, details)
 
+    # ---- closing ------------------------------------------------------------------------------
+    def confirm_discard(self) -> bool:
+        """Ask about unsaved changes; True when it is fine to close."""
+        if not self.session.dirty:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "Save the session before closing?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
     def closeEvent(self, event) -> None:
+        if not self.confirm_discard():
+            event.ignore()
+            return
         self.runner.shutdown()
+        self.autosave_timer.stop()
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        if self.autosave_path.exists():  # a clean close: nothing to recover next time
+            self.autosave_path.unlink()
         super().closeEvent(event)

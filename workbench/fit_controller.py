@@ -1,0 +1,159 @@
+"""Runs fits and comparisons from the session and routes their events to the views.
+
+Events only update state; plots redraw on their own timers (<= 30 Hz)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+
+from core.errors import BrainfitError
+from core.events import FitProgress
+from core.models import MODELS
+
+PREVIEW_MS = 33
+
+
+class FitController(QObject):
+    """Owns the fit/compare lifecycle: build the job, follow its events, store its results."""
+
+    message = pyqtSignal(str)
+    running_changed = pyqtSignal(bool)
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.session = window.session
+        self.running = False
+        self._latest_preview: np.ndarray | None = None
+        self._preview_t: np.ndarray | None = None
+        self._started = 0.0
+        self._preview_timer = QTimer(self, interval=PREVIEW_MS)
+        self._preview_timer.timeout.connect(self._draw_preview)
+        runner = window.runner
+        runner.event.connect(self._on_event)
+        runner.finished.connect(self._on_finished)
+        runner.cancelled.connect(self._on_cancelled)
+        runner.failed.connect(self._on_failed)
+
+    # ---- starting -----------------------------------------------------------------------------
+    def build_job(self):
+        from core.fitting.jobs import CompareJob
+
+        s = self.session
+        if s.recording is None:
+            raise BrainfitError("open a recording first")
+        if not s.recording.has_stimulus:
+            raise BrainfitError(f"{s.recording.name} has no stimulus: attach one before fitting")
+        if not s.fit.methods:
+            raise BrainfitError("choose at least one optimizer")
+        free = s.free_parameters()
+        if not free:
+            raise BrainfitError("mark at least one parameter as free")
+        if not s.fit_sweeps:
+            raise BrainfitError("check at least one sweep to fit")
+        bounds = {k: (s.parameters[k].lower, s.parameters[k].upper) for k in free}
+        fixed = {k: p.value for k, p in s.parameters.items() if not p.free}
+        return CompareJob(recording=s.recording, model=s.model_name, free=free, bounds=bounds,
+                          fixed=fixed, methods=tuple(s.fit.methods), seeds=s.fit.seeds,
+                          budget=s.fit.budget, loss=s.fit.loss, sweeps=tuple(s.fit_sweeps),
+                          window=tuple(s.window), starts=s.fit.starts)
+
+    def start(self) -> bool:
+        if self.running or self.window.runner.busy:
+            self.message.emit("a job is already running")
+            return False
+        try:
+            job = self.build_job()
+        except BrainfitError as exc:
+            self.message.emit(str(exc))
+            return False
+        first = self.session.recording.select((self.session.fit_sweeps[0],), self.session.window).sweeps[0]
+        self._preview_t = first.t
+        self.window.show_fit_sweep(self.session.fit_sweeps[0])
+        self.window.convergence.clear_runs()
+        self._latest_preview = None
+        self._started = time.perf_counter()
+        if not self.window.runner.submit(job):
+            return False
+        self._set_running(True)
+        self._preview_timer.start()
+        return True
+
+    def cancel(self) -> None:
+        if self.running:
+            self.window.runner.cancel()
+            self.message.emit("cancelling… (stops within one iteration)")
+
+    # ---- events -------------------------------------------------------------------------------
+    def _units(self) -> dict[str, str]:
+        return {p.name: p.unit for p in MODELS[self.session.model_name].PARAMS}
+
+    def _on_event(self, event) -> None:
+        if not self.running or not isinstance(event, FitProgress):
+            return
+        self.window.convergence.add_point(event.method, event.seed, event.evaluations,
+                                          event.elapsed, event.best_loss)
+        if event.preview is not None:
+            self._latest_preview = np.asarray(event.preview)
+        self.window.fit_result.show_progress(event.method, event.seed, event.evaluations,
+                                             event.best_loss, dict(event.best_params), self._units())
+        if event.fraction is not None:
+            self.window.show_progress(event.message or f"{event.method} seed {event.seed}", event.fraction)
+
+    def _draw_preview(self) -> None:
+        V = self._latest_preview
+        if V is not None and self._preview_t is not None and V.size == self._preview_t.size:
+            self.window.trace.show_model(self._preview_t, V)
+            self._latest_preview = None
+
+    # ---- endings ------------------------------------------------------------------------------
+    def _store(self, comparison) -> None:
+        if comparison is None:
+            return
+        self.session.set_comparison(comparison)
+        for fit in comparison.fits:
+            self.session.add_result(fit)
+        self.window.comparison.show_rows(comparison.rows)
+        if comparison.fits:
+            best = min(comparison.fits, key=lambda f: f.loss)
+            self.window.fit_result.show_result(best, self._units())
+            for name, value in best.fitted.items():
+                try:
+                    self.session.set_parameter(name, value=float(np.clip(
+                        value, self.session.parameters[name].lower, self.session.parameters[name].upper)))
+                except BrainfitError:
+                    pass
+            self.window.model_panel.refresh()
+
+    def _on_finished(self, result) -> None:
+        if not self.running:
+            return
+        self._finish()
+        self._store(result)
+        self.message.emit(f"fit finished in {time.perf_counter() - self._started:.1f} s")
+
+    def _on_cancelled(self, result) -> None:
+        if not self.running:
+            return
+        self._finish()
+        self._store(result)
+        kept = "best-so-far results kept" if result is not None else "nothing finished yet"
+        self.message.emit(f"fit cancelled ({kept})")
+
+    def _on_failed(self, message: str, _details: str) -> None:
+        if self.running:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._draw_preview()
+        self._preview_timer.stop()
+        self.window.convergence.redraw()
+        self._set_running(False)
+        self.window.show_progress("", None)
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.running_changed.emit(running)

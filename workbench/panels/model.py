@@ -1,0 +1,109 @@
+"""Model panel: choose a model, edit its parameters (value, bounds, free/fixed) with validation."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QSignalBlocker, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget,
+                             QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.errors import BrainfitError
+from core.models import MODELS
+
+from ..session import Session
+
+COLUMNS = ("parameter", "value", "lower", "upper", "unit", "free")
+_EDITABLE = {1: "value", 2: "lower", 3: "upper"}
+PREVIEW_DELAY_MS = 250
+
+
+class ModelPanel(QWidget):
+    """Table generated from the model's ParamSpecs. Bad input is refused (cell reverts, message
+    emitted through ``rejected``); valid edits reach the session and, debounced, ask for a preview."""
+
+    rejected = pyqtSignal(str)
+    preview_requested = pyqtSignal()
+
+    def __init__(self, session: Session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.model_box = QComboBox()
+        self.model_box.setObjectName("modelBox")
+        for name, cls in sorted(MODELS.items()):
+            self.model_box.addItem(f"{name} — {cls.doc}", name)
+        self.model_box.currentIndexChanged.connect(self._on_model)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("parameterTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemChanged.connect(self._on_item)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b03030")
+        self._debounce = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self._debounce.timeout.connect(self.preview_requested)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model"))
+        top.addWidget(self.model_box, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table)
+        layout.addWidget(self.message)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the table from the session (model change, session load)."""
+        with QSignalBlocker(self.model_box):
+            self.model_box.setCurrentIndex(self.model_box.findData(self.session.model_name))
+        specs = MODELS[self.session.model_name].specs()
+        with QSignalBlocker(self.table):
+            self.table.setRowCount(len(specs))
+            for row, (name, setting) in enumerate(self.session.parameters.items()):
+                spec = specs[name]
+                label = QTableWidgetItem(name)
+                label.setToolTip(spec.doc)
+                label.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(row, 0, label)
+                for col, key in _EDITABLE.items():
+                    self.table.setItem(row, col, QTableWidgetItem(f"{getattr(setting, key):g}"))
+                unit = QTableWidgetItem(spec.unit)
+                unit.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(row, 4, unit)
+                free = QTableWidgetItem()
+                free.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+                free.setCheckState(Qt.CheckState.Checked if setting.free else Qt.CheckState.Unchecked)
+                self.table.setItem(row, 5, free)
+        self.message.clear()
+
+    def _name_at(self, row: int) -> str:
+        return self.table.item(row, 0).text()
+
+    def _on_model(self, _index: int) -> None:
+        self.session.set_model_name(self.model_box.currentData())
+        self.refresh()
+        self._debounce.start()
+
+    def _on_item(self, item: QTableWidgetItem) -> None:
+        row, col = item.row(), item.column()
+        name = self._name_at(row)
+        try:
+            if col == 5:
+                self.session.set_parameter(name, free=item.checkState() == Qt.CheckState.Checked)
+            elif col in _EDITABLE:
+                text = item.text().strip()
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise BrainfitError(f"{name}: {text!r} is not a number") from None
+                self.session.set_parameter(name, **{_EDITABLE[col]: value})
+        except BrainfitError as exc:
+            setting = self.session.parameters[name]
+            with QSignalBlocker(self.table):
+                if col in _EDITABLE:
+                    item.setText(f"{getattr(setting, _EDITABLE[col]):g}")
+            self.message.setText(str(exc))
+            self.rejected.emit(str(exc))
+            return
+        self.message.clear()
+        if col == 1:
+            self._debounce.start()
