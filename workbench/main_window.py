@@ -73,6 +73,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.trace, "Single neuron")
         self.setCentralWidget(self.tabs)
+        from .panels.network import NetworkPanel
+
+        self.network_panel = NetworkPanel(self)
+        self.tabs.addTab(self.network_panel, "Network")
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
         self.recording_panel = RecordingPanel(self)
