@@ -7,13 +7,16 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from PyQt6.QtCore import QCoreApplication, QObject, QTimer, pyqtSignal
 
 from core.errors import BrainfitError
 from core.events import FitProgress
 from core.models import MODELS
 
 PREVIEW_MS = 33
+#: weight (mV^2 per squared van Rossum distance) of the spike-timing term of "mse+spikes"
+SPIKE_WEIGHT = 50.0
+JOB_NAME = "compare"
 
 
 class FitController(QObject):
@@ -40,6 +43,7 @@ class FitController(QObject):
 
     # ---- starting -----------------------------------------------------------------------------
     def build_job(self):
+        from core.fitting import LossSpec
         from core.fitting.jobs import CompareJob
 
         s = self.session
@@ -56,13 +60,17 @@ class FitController(QObject):
             raise BrainfitError("check at least one sweep to fit")
         bounds = {k: (s.parameters[k].lower, s.parameters[k].upper) for k in free}
         fixed = {k: p.value for k, p in s.parameters.items() if not p.free}
+        loss = LossSpec(spike_weight=SPIKE_WEIGHT if s.fit.loss == "mse+spikes" else 0.0)
+        starts = {"starts": s.fit.starts}
         return CompareJob(recording=s.recording, model=s.model_name, free=free, bounds=bounds,
                           fixed=fixed, methods=tuple(s.fit.methods), seeds=s.fit.seeds,
-                          budget=s.fit.budget, loss=s.fit.loss, sweeps=tuple(s.fit_sweeps),
-                          window=tuple(s.window), starts=s.fit.starts)
+                          budgets={m: s.fit.budget for m in s.fit.methods}, loss=loss,
+                          options={"lbfgsb": starts}, sweeps=tuple(s.fit_sweeps),
+                          window=tuple(s.window), uncertainty=True, name=JOB_NAME)
 
     def start(self) -> bool:
-        if self.running or self.window.runner.busy:
+        runner = self.window.runner
+        if self.running or (runner.busy and runner.job_name != "preview"):
             self.message.emit("a job is already running")
             return False
         try:
@@ -70,6 +78,12 @@ class FitController(QObject):
         except BrainfitError as exc:
             self.message.emit(str(exc))
             return False
+        self.running = True  # from here on no model preview is submitted
+        if runner.busy:  # a model preview: drop it, the fit shows its own model trace
+            runner.cancel()
+            runner.wait()
+            QCoreApplication.sendPostedEvents()
+            QCoreApplication.processEvents()
         first = self.session.recording.select((self.session.fit_sweeps[0],), self.session.window).sweeps[0]
         self._preview_t = first.t
         self.window.show_fit_sweep(self.session.fit_sweeps[0])
@@ -77,6 +91,8 @@ class FitController(QObject):
         self._latest_preview = None
         self._started = time.perf_counter()
         if not self.window.runner.submit(job):
+            self.running = False
+            self.message.emit("could not start the fit: another job is running")
             return False
         self._set_running(True)
         self._preview_timer.start()
@@ -92,7 +108,7 @@ class FitController(QObject):
         return {p.name: p.unit for p in MODELS[self.session.model_name].PARAMS}
 
     def _on_event(self, event) -> None:
-        if not self.running or not isinstance(event, FitProgress):
+        if not self._mine() or not isinstance(event, FitProgress):
             return
         self.window.convergence.add_point(event.method, event.seed, event.evaluations,
                                           event.elapsed, event.best_loss)
@@ -110,6 +126,10 @@ class FitController(QObject):
             self._latest_preview = None
 
     # ---- endings ------------------------------------------------------------------------------
+    def _mine(self) -> bool:
+        """True for signals of our own job (the runner is shared with model previews)."""
+        return self.running and self.window.runner.job_name == JOB_NAME
+
     def _store(self, comparison) -> None:
         if comparison is None:
             return
@@ -129,14 +149,14 @@ class FitController(QObject):
             self.window.model_panel.refresh()
 
     def _on_finished(self, result) -> None:
-        if not self.running:
+        if not self._mine():
             return
         self._finish()
         self._store(result)
         self.message.emit(f"fit finished in {time.perf_counter() - self._started:.1f} s")
 
     def _on_cancelled(self, result) -> None:
-        if not self.running:
+        if not self._mine():
             return
         self._finish()
         self._store(result)
@@ -144,7 +164,7 @@ class FitController(QObject):
         self.message.emit(f"fit cancelled ({kept})")
 
     def _on_failed(self, message: str, _details: str) -> None:
-        if self.running:
+        if self._mine():
             self._finish()
 
     def _finish(self) -> None:

@@ -361,10 +361,10 @@ class MainWindow(QMainWindow):
     def request_preview(self) -> None:
         """Simulate the current model on the shown sweep (latest request wins)."""
         rec = self.session.recording
-        if rec is None or not rec.has_stimulus:
+        if rec is None or not rec.has_stimulus or self.fits.running:
             return
         if self.runner.busy:
-            self._preview_pending = not self.fits.running
+            self._preview_pending = True
             return
         try:
             model = self.session.model()

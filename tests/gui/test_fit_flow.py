@@ -1,0 +1,118 @@
+"""The point-and-click fitting flow on the bundled example, through the real JobRunner."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+from workbench.project import load_project
+from workbench.resources import example_recording_path
+
+
+def _setup_gif_fit(window, methods, budget):
+    window.open_recording(example_recording_path())
+    panel = window.model_panel
+    panel.model_box.setCurrentIndex(panel.model_box.findData("gif"))
+    s = window.session
+    # a short window over one spiking sweep keeps the test fast
+    window.recording_panel.start.setValue(90.0)
+    window.recording_panel.stop.setValue(250.0)
+    for k in range(window.recording_panel.sweeps.count()):
+        item = window.recording_panel.sweeps.item(k)
+        item.setCheckState(Qt.CheckState.Checked if k == 3 else Qt.CheckState.Unchecked)
+    for name in s.parameters:  # free: R and tau_V only
+        s.set_parameter(name, free=name in ("R", "tau_V"))
+    for name, box in window.optimizer_panel.method_boxes.items():
+        box.setChecked(name in methods)
+    window.optimizer_panel.budget.setValue(budget)
+    window.optimizer_panel.starts.setValue(2)
+    assert s.fit.methods == tuple(m for m in window.optimizer_panel.method_boxes if m in methods)
+
+
+def test_short_lbfgsb_fit_updates_convergence_trace_and_table(make_workbench, qtbot):
+    window = make_workbench()
+    _setup_gif_fit(window, ("lbfgsb",), 60)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    with qtbot.waitSignal(window.runner.finished, timeout=180000) as done:
+        assert window.fits.start()
+    comparison = done.args[0]
+    assert window.convergence.n_points() > 0
+    window.convergence.redraw()
+    curve = window.convergence.curves[("lbfgsb", 0)][0]
+    xs, ys = curve.getOriginalDataset()
+    assert len(xs) > 0 and np.all(np.diff(ys) <= 1e-12)  # best loss never increases
+    fit = comparison.fits[0]
+    assert fit.loss < fit.start_loss
+    # the model trace shown is the best model on the fitted window
+    mt, mv = window.trace.model_curve.getOriginalDataset()
+    assert mt[0] == pytest.approx(90.0, abs=0.1) and mt[-1] < 250.0
+    assert np.all(np.isfinite(mv))
+    assert window.comparison.table.rowCount() == 1
+    assert window.comparison.cell(0, "method") == "lbfgsb"
+    assert window.fit_result.table.rowCount() == 2
+    assert window.session.parameters["R"].value == pytest.approx(fit.fitted["R"])
+    assert window.session.results and window.session.comparison is comparison
+
+
+def test_cancel_two_optimizers_keeps_best_so_far_without_leaks(make_workbench, qtbot):
+    window = make_workbench()
+    _setup_gif_fit(window, ("de", "pso"), 5000)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    threads_before = threading.active_count()
+    assert window.fits.start()
+    qtbot.waitUntil(lambda: window.convergence.n_points() >= 3, timeout=120000)
+    with qtbot.waitSignal(window.runner.cancelled, timeout=30000) as cancelled:
+        t0 = time.perf_counter()
+        window.optimizer_panel.cancel_button.click()
+    assert time.perf_counter() - t0 < 30
+    partial = cancelled.args[0]
+    assert partial is not None and partial.fits, "best-so-far result must be kept"
+    assert all(np.isfinite(f.loss) for f in partial.fits)
+    assert window.optimizer_panel.run_button.isEnabled()
+    qtbot.waitUntil(lambda: threading.active_count() <= threads_before, timeout=10000)
+
+
+def test_invalid_parameter_input_is_refused(make_workbench, qtbot):
+    window = make_workbench()
+    panel = window.model_panel
+    panel.model_box.setCurrentIndex(panel.model_box.findData("gif"))
+    row = list(window.session.parameters).index("tau_V")
+    before = window.session.parameters["tau_V"].value
+    panel.table.item(row, 1).setText("abc")
+    assert "not a number" in panel.message.text()
+    assert panel.table.item(row, 1).text() == f"{before:g}"
+    panel.table.item(row, 1).setText("-5")
+    assert "tau_V" in panel.message.text() and window.session.parameters["tau_V"].value == before
+    panel.table.item(row, 2).setText("500")  # lower bound above the value
+    assert "bracket" in panel.message.text()
+    panel.table.item(row, 1).setText("30")
+    assert window.session.parameters["tau_V"].value == 30.0 and panel.message.text() == ""
+
+
+def test_session_save_close_open_restores_settings_and_results(make_workbench, qtbot, tmp_path):
+    window = make_workbench()
+    _setup_gif_fit(window, ("lbfgsb",), 40)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    with qtbot.waitSignal(window.runner.finished, timeout=180000):
+        window.fits.start()
+    path = tmp_path / "session.bfproj.h5"
+    assert window.save_project(path)
+    saved = window.session
+    window.close()
+
+    again = make_workbench()
+    assert again.open_project(path)
+    s = again.session
+    assert s.model_name == "gif" and s.window == saved.window and s.fit_sweeps == (3,)
+    assert s.fit.methods == ("lbfgsb",) and s.fit.budget == 40
+    assert {k: (p.value, p.free) for k, p in s.parameters.items()} == \
+        {k: (p.value, p.free) for k, p in saved.parameters.items()}
+    assert [f.loss for f in s.results] == [f.loss for f in saved.results]
+    np.testing.assert_array_equal(s.recording.sweeps[3].V, saved.recording.sweeps[3].V)
+    assert again.comparison.table.rowCount() == 1
+    assert again.model_panel.model_box.currentData() == "gif"
+    assert load_project(path).comparison.rows[0]["method"] == "lbfgsb"
