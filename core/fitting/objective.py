@@ -162,6 +162,16 @@ def _compiled(static: _Static) -> dict[str, Any]:
         ok = jnp.all(status == 0) & jnp.isfinite(value)
         return jnp.where(ok, value, PENALTY)
 
+    def screen(z, c):
+        """Objective and spike-count mismatch (sum over sweeps of |n_model - n_data|)."""
+        V, spikes, status = run(z, c)
+        value = jnp.mean((V - c["V"]) ** 2)
+        if static.spike_term:
+            value = value + c["w_spike"] * van_rossum(spikes, c["S_data"], c["dt"], c["vr_tau"])
+        ok = jnp.all(status == 0) & jnp.isfinite(value)
+        count = jnp.sum(jnp.abs(jnp.sum(spikes, axis=0) - jnp.sum(c["S_data"], axis=0)))
+        return jnp.where(ok, value, PENALTY), jnp.where(ok, count, 1e9)
+
     def mse_only(z, c):
         V, _, status = run(z, c)
         value = jnp.mean((V - c["V"]) ** 2)
@@ -202,6 +212,7 @@ def _compiled(static: _Static) -> dict[str, Any]:
                                                   in_axes=(0, None))),
         "loss": jax.jit(jax.vmap(loss, in_axes=(0, None))),
         "mse": jax.jit(jax.vmap(mse_only, in_axes=(0, None))),
+        "screen": jax.jit(jax.vmap(screen, in_axes=(0, None))),
         "value_and_grad": jax.jit(jax.vmap(vg, in_axes=(0, None))),
         "simulate": jax.jit(run),
         "hessian": jax.jit(jax.hessian(loss)),
@@ -404,6 +415,12 @@ class Objective:
         """Objective values (K,) for unit-cube points ``Z`` (K, d); diverging sets get PENALTY."""
         Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
         return np.asarray(self._fns["loss"](Z, self._consts))
+
+    def screen_batch(self, Z) -> tuple[np.ndarray, np.ndarray]:
+        """(objective values, spike-count mismatch) for the rows of ``Z`` in one simulation."""
+        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
+        v, n = self._fns["screen"](Z, self._consts)
+        return np.asarray(v), np.asarray(n)
 
     def mse_batch(self, Z) -> np.ndarray:
         Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))

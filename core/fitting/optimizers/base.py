@@ -105,6 +105,16 @@ class Tracker:
         self._record(Z, values, count)
         return values
 
+    def screen(self, Z, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`evaluate`, also returning each row's spike-count mismatch."""
+        if self.is_cancelled is not None and self.is_cancelled():
+            raise StopOptimization("cancelled")
+        Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
+        count = Z.shape[0] if count is None else count
+        values, counts = self.objective.screen_batch(Z)
+        self._record(Z, values, count)
+        return values, counts
+
     def value_and_grad(self, Z, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.is_cancelled is not None and self.is_cancelled():
             raise StopOptimization("cancelled")

@@ -11,6 +11,8 @@ thousands of simulations to find the valley one at a time. A few hundred quasi-r
 evaluated together cost about as much as a handful of single simulations on one core and land
 some points inside the valley of the true spike count; from there the gradient (smooth within
 the valley: the surrogate only matters near threshold) converges in tens of iterations.
+Screen points are ranked by spike-count mismatch first and loss second: the MSE alone prefers a
+silent cell to a cell that fires the right number of slightly shifted spikes.
 
 Staged fitting for models with a reset (``forced``, default on when the data have spikes): the
 screen also scores every point with the *teacher-forced* loss (model reset at the data's spike
@@ -74,12 +76,14 @@ class Hybrid(Optimizer):
             samples = max(min(batch, share), min(samples, share // batch * batch))
         Z = sobol_points(samples, d, tracker.seed)
         values = np.empty(samples)
+        counts = np.empty(samples)
         for lo in range(0, samples, batch):
             chunk = Z[lo:lo + batch]
             n = chunk.shape[0]
             if n < batch:
                 chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
-            values[lo:lo + n] = tracker.evaluate(chunk, count=n)[:n]
+            v, c = tracker.screen(chunk, count=n)
+            values[lo:lo + n], counts[lo:lo + n] = v[:n], c[:n]
             tracker.end_iteration("hybrid: global screen")
         if forced:
             obj = tracker.objective
@@ -104,6 +108,10 @@ class Hybrid(Optimizer):
             tracker.end_iteration("hybrid: stage A optima")
             Z = np.concatenate([Za, Z])
             values = np.concatenate([va, values])
+        else:
+            # rank by spike-count mismatch first, then loss: the voltage MSE alone prefers a
+            # silent cell (the ~286 mV^2 plateau of HH) to a spiking one with shifted spikes
+            values = values + 1e3 * np.minimum(counts, 1e6)
         starts = _distinct_best(Z, values, polish, min_dist=0.02)
         if starts.shape[0] < polish:
             starts = np.concatenate([starts, np.repeat(starts[:1], polish - starts.shape[0], 0)])
