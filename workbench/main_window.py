@@ -238,9 +238,10 @@ class MainWindow(QMainWindow):
         """Replace the session's content with ``loaded`` and refresh every view."""
         listeners = self.session._listeners
         for name in ("recording", "recording_path", "sweep", "fit_sweeps", "window", "model_name",
-                     "parameters", "fit", "results", "comparison"):
+                     "parameters", "fit", "results", "comparison", "network"):
             setattr(self.session, name, getattr(loaded, name))
         self.session._listeners = listeners
+        self.network_panel.refresh()
         self.model_panel.refresh()
         self.optimizer_panel.refresh()
         if self.session.recording is not None:

@@ -52,6 +52,7 @@ class Session:
     fit: FitSettings = field(default_factory=FitSettings)
     results: list[Any] = field(default_factory=list)
     comparison: Any = None
+    network: Any = None
     dirty: bool = False
     _listeners: list[Callable[[str], None]] = field(default_factory=list, repr=False)
 
@@ -130,3 +131,9 @@ class Session:
     def set_comparison(self, comparison) -> None:
         self.comparison = comparison
         self._changed("results")
+
+    # ---- network ------------------------------------------------------------------------------
+    def set_network(self, result) -> None:
+        """The last network simulation (a ``core.network.NetworkResult``), saved with the project."""
+        self.network = result
+        self._changed("network")
