@@ -7,6 +7,7 @@
 /recording       the recording itself (core.io.hdf5 layout), so a project opens anywhere
 /results/fit_0000 ...   each FitResult (core.fitting.results layout)
 /comparison      the last ComparisonResult, if any
+/network         the last network simulation (core.network.run layout), if any
 ```
 """
 
@@ -67,6 +68,8 @@ def save_project(session: Session, path: str | os.PathLike) -> None:
                 fit.to_hdf5(results, f"fit_{k:04d}")
             if session.comparison is not None:
                 session.comparison.to_hdf5(f, "comparison")
+            if session.network is not None:
+                session.network.save(f)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -101,6 +104,10 @@ def load_project(path: str | os.PathLike) -> Session:
             session.results = [FitResult.from_hdf5(f["results"], name) for name in sorted(f["results"])]
             if "comparison" in f:
                 session.comparison = ComparisonResult.from_hdf5(f, "comparison")
+            if "network" in f:
+                from core.network import NetworkResult
+
+                session.network = NetworkResult.load(f)
         except BrainfitError:
             raise
         except (KeyError, TypeError, ValueError) as exc:

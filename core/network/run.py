@@ -213,7 +213,8 @@ class NetworkResult:
                 "seed": self.seed}
 
     def save(self, path) -> None:
-        """Write the whole result (layout in the module docstring)."""
+        """Write the whole result (layout in the module docstring) to the file ``path``, or into
+        an open ``h5py.Group`` (it gets a ``network`` subgroup; the file stays open)."""
         if not self.spikes_in_memory:
             raise ParameterError("this result's spikes live only in its HDF5 file "
                                  f"{self.path!r}; copy that file instead")
@@ -224,12 +225,21 @@ class NetworkResult:
 
     @classmethod
     def load(cls, path) -> NetworkResult:
+        """Read a result from the file ``path`` or from the ``network`` subgroup of an open
+        ``h5py.Group``."""
+        import contextlib
+
         import h5py
 
         from ..errors import BrainfitError
 
+        if isinstance(path, h5py.Group):
+            opened, where = contextlib.nullcontext(path), f"{path.file.filename}:{path.name}"
+        else:
+            opened, where = None, path
         try:
-            with h5py.File(path, "r") as f:
+            with opened if opened is not None else h5py.File(path, "r") as f:
+                path = where
                 if "network" not in f or f["network"].attrs.get("layout") != LAYOUT:
                     raise BrainfitError(f"{path}: not a Brainfit network result")
                 g = f["network"]
@@ -259,8 +269,13 @@ class H5NetworkWriter:
     def __init__(self, path, meta: dict, trace_indices, dt: float):
         import h5py
 
-        self.file = h5py.File(path, "w")
-        g = self.group = self.file.create_group("network")
+        # an open h5py.Group: write into its "network" subgroup and leave the file open
+        self.owns_file = not isinstance(path, h5py.Group)
+        self.file = h5py.File(path, "w") if self.owns_file else path.file
+        parent = self.file if self.owns_file else path
+        if not self.owns_file and "network" in parent:
+            del parent["network"]
+        g = self.group = parent.create_group("network")
         g.attrs.update(layout=LAYOUT, layout_version=LAYOUT_VERSION, template=meta["template"],
                        dt=dt, seed=int(meta["seed"]), complete=False, status="running",
                        duration_ms=0.0, n_steps_done=0, elapsed_s=0.0, compile_s=0.0,
@@ -306,7 +321,8 @@ class H5NetworkWriter:
         g.create_dataset("spike_counts", data=np.asarray(counts, np.int64))
         g.attrs.update(duration_ms=duration_ms, elapsed_s=elapsed_s, compile_s=compile_s,
                        complete=complete, status=status)
-        self.file.close()
+        if self.owns_file:
+            self.file.close()
 
 
 def _jsonable(x):
