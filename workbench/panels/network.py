@@ -177,7 +177,7 @@ class NetworkPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
-        self.summary = QLabel("No network run yet.", wordWrap=True,
+        self.summary = QLabel("No network run yet.", wordWrap=True, minimumHeight=64,
                               textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
 
         controls = QWidget()
@@ -187,15 +187,22 @@ class NetworkPanel(QWidget):
         col.addWidget(self.doc)
         col.addWidget(self.param_box)
         col.addWidget(run_box)
-        col.addLayout(buttons)
-        col.addWidget(self.summary)
         col.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True, minimumWidth=280, maximumWidth=380)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(controls)
+        left = QWidget(minimumWidth=250, maximumWidth=340)
+        left_col = QVBoxLayout(left)
+        left_col.setContentsMargins(0, 0, 0, 0)
+        left_col.addWidget(scroll, 1)
+        left_col.addLayout(buttons)  # always in sight, whatever the form's length
+        left_col.addWidget(self.summary)
         self.plots = NetworkPlots(self)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
+        self.plots.setMinimumWidth(420)
+        splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
+        splitter.addWidget(left)
         splitter.addWidget(self.plots)
+        splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         QVBoxLayout(self).addWidget(splitter)
 
@@ -223,7 +230,7 @@ class NetworkPanel(QWidget):
             self.param_form.removeRow(0)
         self.fields.clear()
         for spec in t.params:
-            edit = QLineEdit(f"{spec.default:g}")
+            edit = QLineEdit(f"{spec.default:g}", maximumWidth=110)
             edit.setToolTip(f"{spec.doc}; {spec.lower:g} … {spec.upper:g} {spec.unit}".strip())
             edit.textChanged.connect(lambda _text, s=spec, e=edit: self._mark(s, e))
             label = f"{spec.name} ({spec.unit})" if spec.unit else spec.name
@@ -366,7 +373,7 @@ class NetworkPanel(QWidget):
                 self.select_template(result.template)
             self.show_result(result)
         else:
-            self.plots.clear()
+            self.plots.reset()
             self.summary.setText("No network run yet.")
 
 

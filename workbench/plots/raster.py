@@ -72,11 +72,12 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
         self.traces.setXLink(self.raster)
         self.traces.setDownsampling(auto=True, mode="peak")
         self.traces.setClipToView(True)
-        self.raster.setTitle("")
         for row, stretch in ((0, 5), (1, 2), (2, 2)):
             self.ci.layout.setRowStretchFactor(row, stretch)
-        self.rate_legend = self.rates.addLegend(offset=(-10, 5), labelTextSize="8pt")
-        self.trace_legend = self.traces.addLegend(offset=(-10, 5), labelTextSize="8pt")
+        legend_style = dict(offset=(-10, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 220),
+                            pen=pg.mkPen("#bbbbbb"), labelTextColor="#222222")
+        self.rate_legend = self.rates.addLegend(**legend_style)
+        self.trace_legend = self.traces.addLegend(**legend_style)
         self.populations: tuple = ()
         self.colours: list[str] = []
         self.spike_items: list[pg.PlotCurveItem] = []
@@ -108,6 +109,7 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
             items.clear()
         self.rate_legend.clear()
         self.trace_legend.clear()
+        self.trace_legend.setColumnCount(max(1, min(4, len(trace_indices))))  # one short row
         self.populations = tuple(populations)
         self.colours = population_colours(self.populations)
         self.trace_indices = np.asarray(trace_indices, np.int64)
@@ -130,13 +132,13 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
             name = f"{self.populations[k].name} #{int(index)}"
             self.trace_items.append(self.traces.plot(pen=pg.mkPen(colour, width=1), name=name))
         n = self.populations[-1].stop if self.populations else 1
+        self.raster.setLabel("left", f"neuron (of {n})" if self.populations else "neuron")
         self.raster.setLimits(yMin=-1, yMax=n + 1, xMin=-0.05 * duration_ms,
                               xMax=1.05 * duration_ms)
         self.raster.setYRange(-0.5, n - 0.5, padding=0.01)
         self.raster.setXRange(0, duration_ms, padding=0.01)
         self.rates.enableAutoRange(y=True)
         self.traces.enableAutoRange(y=True)
-        self.raster.setTitle(f"{n} neurons", size="9pt")
 
     # ---- live data ----------------------------------------------------------------------------
     def add_chunk(self, t_ms, index, trace_t, traces, n_spikes: int, done_ms: float) -> None:
@@ -208,10 +210,9 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
         self._dirty = True
         self.redraw()
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         self.timer.stop()
         self.setup((), (), 1.0, 1.0)
-        self.raster.setTitle("")
 
     # ---- what is drawn (for tests and exports) ------------------------------------------------
     def shown_spikes(self) -> tuple[np.ndarray, np.ndarray]:
