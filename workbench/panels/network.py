@@ -199,6 +199,7 @@ class NetworkPanel(QWidget):
         left_col.addWidget(self.summary)
         self.plots = NetworkPlots(self)
         self.plots.setMinimumWidth(420)
+        self.ci = self.plots.ci  # File > Export figure exports the tab's ``ci``
         splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         splitter.addWidget(left)
         splitter.addWidget(self.plots)
