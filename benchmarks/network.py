@@ -121,6 +121,22 @@ def _run_child(python: str, args: list[str], cpu: int, timeout: float = 1800) ->
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def _loadavg() -> list[float] | None:
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
+def _median(xs: list) -> float | None:
+    xs = sorted(x for x in xs if isinstance(x, (int, float)))
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return round(xs[m] if len(xs) % 2 else 0.5 * (xs[m - 1] + xs[m]), 4)
+
+
 def _has_brian2(python: str) -> bool:
     p = subprocess.run([python, "-c", "import brian2"], capture_output=True, text=True)
     return p.returncode == 0
@@ -152,7 +168,8 @@ def main(argv=None) -> int:
 
     report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "cpus": os.cpu_count(), "pinned_cpu": a.cpu,
-                          "python": sys.version.split()[0]}}
+                          "python": sys.version.split()[0]},
+              "loadavg_start": _loadavg()}
     brian2_ok = _has_brian2(a.brian2_python)
     work = tempfile.mkdtemp(prefix="brainfit-bench-")
     for dur in (1.0, 10.0):
@@ -167,14 +184,19 @@ def main(argv=None) -> int:
                                                            os.path.join(work, key)], a.cpu))
         entry = {"ours": min((o for o in ours if "run_s" in o), key=lambda o: o["run_s"],
                              default=ours[0]),
-                 "ours_run_s_all": [o.get("run_s") for o in ours]}
+                 "ours_run_s_all": [o.get("run_s") for o in ours],
+                 "ours_run_s_median": _median([o.get("run_s") for o in ours])}
         if brian2_ok:
             ok = [t for t in theirs if "run_s" in t]
             entry["brian2"] = min(ok, key=lambda t: t["run_s"], default=theirs[0])
             entry["brian2_run_s_all"] = [t.get("run_s") for t in theirs]
+            entry["brian2_run_s_median"] = _median(entry["brian2_run_s_all"])
             if ok and "run_s" in entry["ours"]:
                 entry["speedup_vs_brian2"] = round(entry["brian2"]["run_s"]
                                                    / entry["ours"]["run_s"], 3)
+                if entry["ours_run_s_median"] and entry["brian2_run_s_median"]:
+                    entry["speedup_vs_brian2_medians"] = round(
+                        entry["brian2_run_s_median"] / entry["ours_run_s_median"], 3)
         else:
             entry["brian2"] = f"not importable by {a.brian2_python}"
         report[key] = entry
@@ -193,6 +215,7 @@ def main(argv=None) -> int:
             rss[f"{dur:g}s"] = r
         report["coba_streamed_peak_rss_mb"] = {k: v.get("peak_rss_mb") for k, v in rss.items()}
         report["coba_streamed"] = rss
+    report["loadavg_end"] = _loadavg()
     print(json.dumps(report, indent=1))
     return 0
 
