@@ -223,6 +223,22 @@ def _compiled(static: _Static) -> dict[str, Any]:
                             out_axes=(None, 0))(basis.astype(z.dtype))
         return vg
 
+    def counted_loss(z, c):
+        value, count = screen(z, c)
+        return value, count
+
+    def counted_value_and_grad(z, c):
+        """(objective, gradient, spike-count mismatch): the count is piecewise constant, so
+        the gradient is the objective's."""
+        d = len(static.free)
+        if d > FORWARD_MAX_DIM:
+            (v, n), g = jax.value_and_grad(counted_loss, has_aux=True)(z, c)
+            return v, g, n
+        basis = jnp.eye(d).astype(z.dtype)
+        v, g, n = jax.vmap(lambda t: jax.jvp(lambda zz: counted_loss(zz, c), (z,), (t,),
+                                             has_aux=True), out_axes=(None, 0, None))(basis)
+        return v, g, n
+
     vg = value_and_grad(loss)
     fns = {
         "forced_loss": jax.jit(jax.vmap(forced_loss, in_axes=(0, None))),
@@ -231,6 +247,7 @@ def _compiled(static: _Static) -> dict[str, Any]:
         "loss": jax.jit(jax.vmap(loss, in_axes=(0, None))),
         "mse": jax.jit(jax.vmap(mse_only, in_axes=(0, None))),
         "screen": jax.jit(jax.vmap(screen, in_axes=(0, None))),
+        "counted_value_and_grad": jax.jit(jax.vmap(counted_value_and_grad, in_axes=(0, None))),
         "value_and_grad": jax.jit(jax.vmap(vg, in_axes=(0, None))),
         "simulate": jax.jit(run),
         "hessian": jax.jit(jax.hessian(loss)),
@@ -439,6 +456,15 @@ class Objective:
         Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
         v, n = self._fns["screen"](Z, self._consts)
         return np.asarray(v), np.asarray(n)
+
+    def counted_value_and_grad_batch(self, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Values (K,), gradients (K, d) and spike-count mismatches (K,) in one simulation."""
+        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
+        v, g, n = self._fns["counted_value_and_grad"](Z, self._consts)
+        v, g, n = np.array(v), np.array(g), np.array(n)
+        bad = ~np.isfinite(v) | ~np.all(np.isfinite(g), axis=1) | (v >= PENALTY)
+        v[bad], g[bad], n[bad] = PENALTY, 0.0, 1e9
+        return v, g, n
 
     def mse_batch(self, Z) -> np.ndarray:
         Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))

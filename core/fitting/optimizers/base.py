@@ -105,15 +105,35 @@ class Tracker:
         self._record(Z, values, count)
         return values
 
-    def screen(self, Z, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`evaluate`, also returning each row's spike-count mismatch."""
+    def screen(self, Z, count: int | None = None,
+               count_weight: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`evaluate`, also returning each row's spike-count mismatch. With
+        ``count_weight`` the recorded (best-point) value is ``loss + count_weight * mismatch``
+        (see :meth:`value_and_grad_counted`); the returned values are the plain losses."""
         if self.is_cancelled is not None and self.is_cancelled():
             raise StopOptimization("cancelled")
         Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
         count = Z.shape[0] if count is None else count
         values, counts = self.objective.screen_batch(Z)
-        self._record(Z, values, count)
+        self._record(Z, values if count_weight is None else
+                     values + count_weight * np.minimum(counts, 1e6), count)
         return values, counts
+
+    def value_and_grad_counted(self, Z, count: int | None = None, *,
+                               count_weight: float) -> tuple[np.ndarray, np.ndarray]:
+        """Value ``loss + count_weight * spike-count mismatch`` and the loss gradient. The
+        mismatch term is piecewise constant: it adds nothing to the gradient but makes a line
+        search that would jump onto a plateau with more wrong spikes (the silent cell) see a
+        worse value and backtrack, like a trust region around the spike count."""
+        if self.is_cancelled is not None and self.is_cancelled():
+            raise StopOptimization("cancelled")
+        Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
+        count = Z.shape[0] if count is None else count
+        values, grads, counts = self.objective.counted_value_and_grad_batch(Z)
+        values = np.where(values >= PENALTY, values,
+                          values + count_weight * np.minimum(counts, 1e6))
+        self._record(Z, values, count)
+        return values, grads
 
     def value_and_grad(self, Z, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.is_cancelled is not None and self.is_cancelled():

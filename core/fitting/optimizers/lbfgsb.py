@@ -30,12 +30,15 @@ class _RoundsDone(Exception):
 
 def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                     ftol: float = 1e-12, gtol: float = 1e-8, maxcor: int = 20,
-                    message: str = "L-BFGS-B", aux=None, max_rounds: int | None = None) -> list:
+                    message: str = "L-BFGS-B", aux=None, max_rounds: int | None = None,
+                    count_weight: float | None = None) -> list:
     """Run L-BFGS-B from every row of ``Z0`` in lockstep; returns SciPy results (None for a
     start interrupted by the tracker). Re-raises the tracker's StopOptimization afterwards.
     ``aux``: a staging ``value_and_grad(Z)`` used instead of the objective's (see
     :meth:`Tracker.evaluate_aux`). ``max_rounds``: stop after that many batched rounds; starts
-    still running then come back as a SimpleNamespace with the best ``x`` they evaluated."""
+    still running then come back as a SimpleNamespace with the best ``x`` they evaluated.
+    ``count_weight``: minimise ``loss + count_weight * spike-count mismatch`` (see
+    :meth:`Tracker.value_and_grad_counted`)."""
     Z0 = np.atleast_2d(np.asarray(Z0, float))
     K, d = Z0.shape
     cond = threading.Condition()
@@ -54,7 +57,10 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
             Z = np.concatenate([Z, np.repeat(Z[:1], K - len(idx), axis=0)])
         pending.clear()
         try:
-            if aux is None:
+            if aux is None and count_weight is not None:
+                v, g = tracker.value_and_grad_counted(Z, count=len(idx),
+                                                      count_weight=count_weight)
+            elif aux is None:
                 v, g = tracker.value_and_grad(Z, count=len(idx))
             else:
                 v, g = tracker.evaluate_aux(aux, Z, count=len(idx))
