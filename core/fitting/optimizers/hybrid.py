@@ -51,8 +51,9 @@ def _distinct_best(Z: np.ndarray, values: np.ndarray, k: int, min_dist: float) -
 
 class Hybrid(Optimizer):
     """Options: ``samples`` (screen size, default 512), ``batch`` (screen batch, default 128),
-    ``polish`` (L-BFGS-B starts, default 4), ``maxiter``, ``count_weight`` (mV^2 per wrong
-    spike added to the polished value when not staging, default 1e3; 0 turns it off)."""
+    ``polish`` (L-BFGS-B starts, default 4), ``maxiter``, ``ftol`` (default 1e-12),
+    ``count_weight`` (mV^2 per wrong spike added to the polished value when not staging,
+    default 1e3; 0 turns it off)."""
 
     name: ClassVar[str] = "hybrid"
     doc: ClassVar[str] = "batched quasi-random screen, then multi-start L-BFGS-B polishing"
@@ -132,6 +133,7 @@ class Hybrid(Optimizer):
         if starts.shape[0] < polish:
             starts = np.concatenate([starts, np.repeat(starts[:1], polish - starts.shape[0], 0)])
         outs = lockstep_lbfgsb(tracker, starts, maxiter=int(self.options.get("maxiter", 1000)),
+                               ftol=float(self.options.get("ftol", 1e-12)),
                                message="hybrid: L-BFGS-B polish", count_weight=weight)
         msgs = sorted({str(o.message) for o in outs if o is not None})
         return OptOutcome(message="; ".join(msgs), extra={"screen_best": float(values.min())})
