@@ -16,12 +16,12 @@ gets +1 (conductances are stored in units of their weight, so each event is an e
 
 Speed (see ``/benchmarks/network.py``): event-driven propagation from a padded target table
 (one row per presynaptic neuron, padding slots pointing at one dump cell per column); all
-neuron state but the refractory clock in one flat array ``S = [V, ge, gi, dump cells]``, which is
-written by a single fusion (Euler step and decay) and is then the scatter target; spike
+neuron state in one flat array ``S = [V slots, ge, gi, dump cells]`` (the refractory clock coded in
+the V slot, see ``REF_CODE``), written by a single fusion (Euler step and decay) and is then the scatter target; spike
 compaction by bit-packing: popcount per 32-neuron word, a 5-step binary search for the k-th set
 bit, and a small fixed buffer of K (~12 for 4000 neurons) spikes per step; steps with more than
 K spikes take an exact overflow branch (``lax.cond``) that processes the rest K at a time.
-Measured on a 2-core Xeon, one XLA thread: ~12 us per step (was ~35-50 with K = 64, separate
+Measured on a 2-core Xeon, one XLA thread: ~10.5 us per step (was ~35-50 with K = 64, separate
 V / g arrays and unroll 4); ``unroll = 2`` (4 and 8 were slower).
 """
 
@@ -162,11 +162,11 @@ class CobaNetwork(NetworkEngine):
         V = np.full(st.n_pad, st.V_rest)
         V[:st.n] = self.V0
         S = np.concatenate([V, np.zeros(2 * st.n_pad + st.width)])
-        return {"S": S.astype(self._dtype), "ref": np.zeros(st.n_pad, np.int32)}
+        return {"S": S.astype(self._dtype)}
 
     @staticmethod
     def voltage(static: CobaStatic, carry):
-        return carry["S"][:static.n_pad]
+        return decode_v(static, carry["S"][:static.n_pad])
 
     @staticmethod
     def step_fn(st: CobaStatic, params, carry):
@@ -223,25 +223,37 @@ def propagate(S, words, table, K: int, dump_row: int):
     return jax.lax.cond(total > K, overflow, lambda S: S, S)
 
 
+# A refractory neuron's V slot holds REF_CODE + (steps left) instead of V (which is V_reset all
+# along the refractory period): the clock needs no array of its own, and "spiked this step" is
+# "slot == REF_CODE + n_ref". Active neurons never hold V > V_th after a step (they spike and
+# reset), so the codes cannot be confused with a membrane potential (exact in float32 too).
+REF_CODE = 65536.0
+
+
+def decode_v(st: CobaStatic, s):
+    """Membrane potentials from the V slots (refractory codes read as V_reset)."""
+    return jnp.where(s >= REF_CODE, jnp.asarray(st.V_reset, s.dtype), s)
+
+
 def coba_step(st: CobaStatic, params, carry):
-    S, ref = carry["S"], carry["ref"]
+    S = carry["S"]
     n_pad = st.n_pad
-    V, ge, gi = S[:n_pad], S[n_pad:2 * n_pad], S[2 * n_pad:3 * n_pad]
-    ref = jnp.maximum(ref - 1, 0)
-    active = ref == 0
+    s, ge, gi = S[:n_pad], S[n_pad:2 * n_pad], S[2 * n_pad:3 * n_pad]
+    refractory = s >= REF_CODE
+    left = s - (REF_CODE + 1)  # refractory steps left after this step's decrement
+    active = ~refractory | (left <= 0)
+    V = jnp.where(refractory, jnp.asarray(st.V_reset, S.dtype), s)
     dv = (st.w_e * ge * (st.E_e - V) + st.w_i * gi * (st.E_i - V) - (V - st.V_rest) + st.I
           ) * st.c_dt_tau
-    V = jnp.where(active, V + dv, V)
+    V = V + dv
     valid = jnp.arange(n_pad) < st.n
     spike = (V > st.V_th) & active & valid
-    V = jnp.where(spike, st.V_reset, V)
-    ref = jnp.where(spike, st.n_ref, ref)
-    # one flat state (V, ge, gi, dump cells), written by one fusion and then the scatter target
-    S = jnp.concatenate([V, S[n_pad:] * params["decay"]])
-    # with a refractory period, "spiked this step" is "ref == n_ref": packing reads ref only
-    words = pack_bits(ref == st.n_ref) if st.n_ref > 0 else pack_bits(spike)
+    s = jnp.where(spike, REF_CODE + st.n_ref, jnp.where(active, V, REF_CODE + left))
+    # one flat state (V slots, ge, gi, dump cells), written by one fusion, then the scatter target
+    S = jnp.concatenate([s, S[n_pad:] * params["decay"]])
+    words = pack_bits(S[:n_pad] == REF_CODE + st.n_ref)
     S = propagate(S, words, params["table"], st.K, n_pad)
-    return {"S": S, "ref": ref}, words, S[:n_pad]
+    return {"S": S}, words, decode_v(st, S[:n_pad])
 
 
 def build(seed: int = 0, **params) -> CobaNetwork:
