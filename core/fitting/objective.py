@@ -251,6 +251,7 @@ def _compiled(static: _Static) -> dict[str, Any]:
         "value_and_grad": jax.jit(jax.vmap(vg, in_axes=(0, None))),
         "simulate": jax.jit(run),
         "hessian": jax.jit(jax.hessian(loss)),
+        "forced_hessian": jax.jit(jax.hessian(forced_loss)),
         "params": params_of,
     }
     _COMPILED[static] = fns
@@ -528,9 +529,19 @@ class Objective:
         return gamma_factor(self.model_spike_times(V, S), self.data_spikes, self.duration,
                             self.loss_spec.delta)
 
-    def hessian(self, z) -> np.ndarray:
-        """Hessian of the objective with respect to the unit-cube coordinates at ``z``."""
-        return np.asarray(self._fns["hessian"](jnp.asarray(z), self._consts))
+    def hessian(self, z, forced: bool | None = None) -> np.ndarray:
+        """Hessian of the objective with respect to the unit-cube coordinates at ``z``.
+
+        ``forced`` (default: :attr:`can_force_spikes`): the Hessian of the teacher-forced loss
+        instead. For models with a reset, second derivatives of the free-running loss go
+        through the surrogate at every spike and the reset chain, and explode (GIF synthetic at
+        the truth: gradient ~1e136, Hessian ~1e150 and indefinite, so every standard error came
+        out inf); with spike times held at the data's, the loss is smooth and at a fit whose
+        spikes match the data's it is the same voltage MSE locally."""
+        if forced is None:
+            forced = self.can_force_spikes
+        fn = self._fns["forced_hessian" if forced else "hessian"]
+        return np.asarray(fn(jnp.asarray(z), self._consts))
 
     def loss_at_truth(self) -> float | None:
         """Voltage MSE at the known true parameters (None when no truth is known)."""

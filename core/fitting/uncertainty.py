@@ -14,6 +14,13 @@ correlation matrix is ``Cov_ij / (se_i se_j)``. Consecutive voltage samples are 
 these are lower bounds on the true uncertainty (the effective N is smaller); a Hessian that is
 not positive definite (a flat direction: a parameter the data do not determine) gives ``inf``
 for the standard errors involved.
+
+Models with a reset (GIF, LIF, ...): the Hessian is that of the teacher-forced loss (model reset
+at the data's spike times, see ``Objective.hessian``): the free-running loss's second
+derivatives through the surrogate spikes explode (this was the cause of the +-inf standard
+errors on the noise-free GIF problem: an indefinite 1e150 Hessian read as flat directions).
+Noise-free data fitted exactly give ``sigma^2 = L(theta*) ~ 0`` and so standard errors ~ 0:
+correct for data without noise (the parameters are determined exactly), not a failure.
 """
 
 from __future__ import annotations

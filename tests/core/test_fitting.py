@@ -176,6 +176,40 @@ def test_hh_gradient_matches_finite_differences(hh_objective):
     np.testing.assert_allclose(g[0], fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
 
 
+def test_forward_mode_gradient_equals_reverse_mode(hh_objective):
+    """The objective's gradient (forward mode for few parameters) against jax.grad (reverse
+    mode) of the same jitted loss."""
+    import jax
+    import jax.numpy as jnp
+
+    Z = np.array([[0.52, 0.47, 0.5], [0.3, 0.6, 0.4]])
+    v, g = hh_objective.value_and_grad_batch(Z)
+    loss = hh_objective._fns["loss"]
+    for z, vi, gi in zip(Z, v, g):
+        ref = jax.grad(lambda x: loss(x[None], hh_objective._consts)[0])(jnp.asarray(z))
+        np.testing.assert_allclose(gi, np.asarray(ref), rtol=1e-8, atol=1e-10 * np.abs(gi).max())
+
+
+def test_counted_value_and_grad_matches_screen_and_gradient(hh_objective):
+    Z = np.array([[0.52, 0.47, 0.5], [0.0, 1.0, 1.0], [0.3, 0.6, 0.4]])
+    v, g, n = hh_objective.counted_value_and_grad_batch(Z)
+    v_ref, g_ref = hh_objective.value_and_grad_batch(Z)
+    sv, sn = hh_objective.screen_batch(Z)
+    np.testing.assert_allclose(v, v_ref, rtol=1e-12)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-12 * np.abs(g_ref).max())
+    np.testing.assert_array_equal(n, sn)
+    # the count is |n_model - n_data| summed over sweeps, from the spike trains
+    V, S, _ = hh_objective.simulate(Z[1])
+    expected = sum(abs(int(s.sum()) - len(d)) for s, d in zip(S, hh_objective.data_spikes))
+    assert n[1] == expected
+    # the tracker's counted value is loss + weight * mismatch, the gradient the loss's
+    tr = Tracker(hh_objective, Budget(evaluations=100))
+    tv, tg = tr.value_and_grad_counted(Z, count_weight=1e3)
+    np.testing.assert_allclose(tv, v + 1e3 * n, rtol=1e-12)
+    np.testing.assert_allclose(tg, g, rtol=1e-12)
+    assert tr.best_loss == pytest.approx(np.min(v + 1e3 * n))
+
+
 def test_forced_spike_loss_is_smooth_and_its_gradient_exact(gif_objective):
     z = gif_objective.to_unit({"A1": 0.5, "A2": -0.2, "tau_I1": 8.0, "tau_I2": 60.0})
     _, g = gif_objective.forced_value_and_grad_batch(z[None])
@@ -193,6 +227,22 @@ def test_hessian_matches_finite_differences_of_gradient(hh_objective):
                     - hh_objective.value_and_grad_batch((z - h * e)[None])[1][0]) / (2 * h)
                    for e in np.eye(3)])
     np.testing.assert_allclose(H, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
+
+
+def test_gif_standard_errors_finite_from_forced_hessian(gif_objective):
+    """Models with a reset: the Hessian is the teacher-forced loss's (finite differences of its
+    exact gradient), positive definite at the truth, so the standard errors are finite."""
+    from core.fitting.uncertainty import hessian_uncertainty
+
+    zt = gif_objective.to_unit(GIF_TRUTH)
+    H = gif_objective.hessian(zt)
+    h = 1e-6
+    fd = np.stack([(gif_objective.forced_value_and_grad_batch((zt + h * e)[None])[1][0]
+                    - gif_objective.forced_value_and_grad_batch((zt - h * e)[None])[1][0]) / (2 * h)
+                   for e in np.eye(4)])
+    np.testing.assert_allclose(H, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
+    u = hessian_uncertainty(gif_objective, zt, loss=1.0)
+    assert u.identifiable and np.all(np.isfinite(u.stderr)) and np.all(u.stderr > 0)
 
 
 # ---- optimizers -----------------------------------------------------------------------------
