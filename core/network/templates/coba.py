@@ -22,7 +22,7 @@ compaction by bit-packing: popcount per 32-neuron word, a 5-step binary search f
 bit, and a small fixed buffer of K (~12 for 4000 neurons) spikes per step; steps with more than
 K spikes take an exact overflow branch (``lax.cond``) that processes the rest K at a time.
 Measured on a 2-core Xeon, one XLA thread: ~10.5 us per step (was ~35-50 with K = 64, separate
-V / g arrays and unroll 4); ``unroll = 2`` (4 and 8 were slower).
+V / g arrays and unroll 4); ``unroll = 2`` (4 about the same, 1 and 8 slower).
 """
 
 from __future__ import annotations
