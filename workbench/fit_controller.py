@@ -36,7 +36,7 @@ class FitController(QObject):
         self._preview_timer = QTimer(self, interval=PREVIEW_MS)
         self._preview_timer.timeout.connect(self._draw_preview)
         runner = window.runner
-        runner.event.connect(self._on_event)
+        runner.progress.connect(self._on_event)
         runner.finished.connect(self._on_finished)
         runner.cancelled.connect(self._on_cancelled)
         runner.failed.connect(self._on_failed)
@@ -64,7 +64,8 @@ class FitController(QObject):
         starts = {"starts": s.fit.starts}
         return CompareJob(recording=s.recording, model=s.model_name, free=free, bounds=bounds,
                           fixed=fixed, methods=tuple(s.fit.methods), seeds=s.fit.seeds,
-                          budgets={m: s.fit.budget for m in s.fit.methods}, loss=loss,
+                          budgets={m: s.fit.bayes_budget if m == "bayes" else s.fit.budget
+                                   for m in s.fit.methods}, loss=loss,
                           options={"lbfgsb": starts}, sweeps=tuple(s.fit_sweeps),
                           window=tuple(s.window), uncertainty=True, name=JOB_NAME)
 

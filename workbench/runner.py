@@ -1,7 +1,7 @@
 """The one place where the workbench runs engine jobs: a worker thread per job.
 
 ``JobRunner.submit(job)`` runs ``job.run(report, is_cancelled)`` on a worker thread and re-emits
-``started(name)``, ``event(Event)``, ``finished(result)``, ``failed(message, details)`` and
+``started(name)``, ``progress(Event)``, ``finished(result)``, ``failed(message, details)`` and
 ``cancelled(result_or_None)`` on the GUI thread. Widgets never start threads of their own.
 """
 
@@ -18,7 +18,7 @@ from core.errors import BrainfitError, JobCancelled
 
 
 class _Worker(QThread):
-    event = pyqtSignal(object)
+    progress = pyqtSignal(object)  # not "event": that would shadow QObject.event()
     done = pyqtSignal(str, object, str)  # outcome, payload, details
 
     def __init__(self, job, cancel_flag: threading.Event):
@@ -28,7 +28,7 @@ class _Worker(QThread):
 
     def run(self) -> None:  # worker thread
         try:
-            result = self.job.run(self.event.emit, self.cancel_flag.is_set)
+            result = self.job.run(self.progress.emit, self.cancel_flag.is_set)
         except JobCancelled as exc:
             self.done.emit("cancelled", getattr(exc, "partial", None), "")
         except BrainfitError as exc:
@@ -46,7 +46,7 @@ class JobRunner(QObject):
     """Runs one job at a time on a worker thread; the GUI thread never waits on JAX."""
 
     started = pyqtSignal(str)
-    event = pyqtSignal(object)
+    progress = pyqtSignal(object)  # not "event": that would shadow QObject.event()
     finished = pyqtSignal(object)
     failed = pyqtSignal(str, str)
     cancelled = pyqtSignal(object)
@@ -75,7 +75,7 @@ class JobRunner(QObject):
         self._job_name = getattr(job, "name", type(job).__name__)
         self._started_at = time.perf_counter()
         worker = _Worker(job, self._cancel)
-        worker.event.connect(self.event.emit)
+        worker.progress.connect(self.progress.emit)
         worker.done.connect(self._on_done)
         self._worker = worker
         worker.start()

@@ -145,12 +145,12 @@ def _check(window, recording_path: Path, timeout_s: float, verdict: dict) -> dic
         raise SelfTestFailure(f"the preview job did not finish within {timeout_s:.0f} s")
     verdict["stage"] = "fit"
     events = []
-    runner.event.connect(events.append)
+    runner.progress.connect(events.append)
     if not runner.submit(make_fit_job(recording)):
         raise SelfTestFailure("the job runner refused the fit (busy)")
     outcome = _wait({"finished": runner.finished, "failed": runner.failed,
                      "cancelled": runner.cancelled}, timeout_s)
-    runner.event.disconnect(events.append)
+    runner.progress.disconnect(events.append)
     if outcome is None:
         runner.cancel()
         runner.wait(10000)

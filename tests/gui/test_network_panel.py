@@ -45,7 +45,7 @@ def test_coba_run_draws_exactly_the_result(make_workbench, qtbot):
     window.tabs.setCurrentWidget(panel)
     _small_coba(panel)
     chunks = []
-    window.runner.event.connect(lambda e: chunks.append(e) if isinstance(e, SimulationProgress) else None)
+    window.runner.progress.connect(lambda e: chunks.append(e) if isinstance(e, SimulationProgress) else None)
     with qtbot.waitSignal(window.runner.finished, timeout=120000) as done:
         assert panel.run()
         assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
@@ -90,7 +90,7 @@ def test_cancel_keeps_the_finished_chunks(make_workbench, qtbot):
     window = make_workbench()
     panel = window.network_panel
     _small_coba(panel, duration="100000")
-    with qtbot.waitSignal(window.runner.event, timeout=120000,
+    with qtbot.waitSignal(window.runner.progress, timeout=120000,
                           check_params_cb=lambda e: isinstance(e, SimulationProgress)):
         assert panel.run()
     with qtbot.waitSignal(window.runner.cancelled, timeout=60000) as stopped:

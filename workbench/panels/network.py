@@ -198,7 +198,7 @@ class NetworkPanel(QWidget):
         left_col.addLayout(buttons)  # always in sight, whatever the form's length
         left_col.addWidget(self.summary)
         self.plots = NetworkPlots(self)
-        self.plots.setMinimumWidth(420)
+        self.plots.setMinimumWidth(320)
         self.ci = self.plots.ci  # File > Export figure exports the tab's ``ci``
         splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         splitter.addWidget(left)
@@ -211,7 +211,7 @@ class NetworkPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         runner = window.runner
-        runner.event.connect(self._on_event)
+        runner.progress.connect(self._on_event)
         runner.finished.connect(self._on_finished)
         runner.cancelled.connect(self._on_cancelled)
         runner.failed.connect(self._on_failed)
