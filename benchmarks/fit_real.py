@@ -21,7 +21,7 @@ Choices (documented here because they decide the numbers):
   (tau_I1 = 5 ms fixed). Simulated at 0.2 ms (decimate 4).
 * HH cortical (makes its own spikes): plain voltage MSE including the spikes. Free: C, gNa, gK,
   gL, EL, VT, ENa (EK = -90 mV, gM = 0). Simulated at 0.1 ms (decimate 2).
-* Prediction on the ramp (all 11 sweeps): ``core.fitting.cli.predict`` (what ``brainfit
+* Prediction on the ramp (all 11 sweeps): ``core.fitting.predict.predict`` (what ``brainfit
   predict`` runs: MSE on the raw voltage, spikes included) and, for GIF, also the MSE with spikes
   masked as in fitting. A flat line at the ramp's median voltage is given as a reference MSE.
 """
@@ -40,8 +40,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.fitting import Budget, Objective, run_fit  # noqa: E402
-from core.fitting.cli import predict  # noqa: E402
 from core.fitting.losses import threshold_crossings  # noqa: E402
+from core.fitting.predict import predict  # noqa: E402
 
 DATA = Path(os.environ.get("BRAINFIT_SHARED_DATA",
                            Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
                              "compile_seconds": r.compile_seconds, "evaluations": r.evaluations,
                              "stop_reason": r.stop_reason, "params": r.fitted,
                              "stderr": r.stderr, "masked_spikes": cfg["mask"]},
-                     "predict_ramp": {k: v for k, v in pred.items() if not k.startswith("_")}}
+                     "predict_ramp": pred.summary()}
             if cfg["mask"]:
                 pobj = objective_for(pred_rec, model, cfg)
                 entry["predict_ramp"]["loss_spikes_masked"] = pobj.evaluate(

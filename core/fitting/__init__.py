@@ -12,8 +12,9 @@ from .jobs import CompareJob, FitJob, ObjectiveSpec
 from .losses import gamma_factor, mse, van_rossum
 from .objective import Budget, LossSpec, Objective
 from .optimizers import available_methods, default_budget, describe_methods
+from .predict import Prediction, PredictJob, predict
 from .results import ComparisonResult, FitResult, load_fit
 
 __all__ = ["Budget", "CompareJob", "FitJob", "ObjectiveSpec", "compare", "ComparisonResult", "FitResult", "LossSpec", "Objective",
            "available_methods", "default_budget", "describe_methods", "gamma_factor",
-           "load_fit", "mse", "run_fit", "van_rossum"]
+           "load_fit", "mse", "predict", "Prediction", "PredictJob", "run_fit", "van_rossum"]

@@ -11,8 +11,6 @@ import math
 import sys
 import time
 
-import numpy as np
-
 from ..cli import COMMANDS
 from ..errors import BrainfitError, OptimizerError, ParameterError, RecordingError
 from ..events import FitProgress
@@ -209,63 +207,20 @@ def _add_predict(p) -> None:
     p.add_argument("--json", action="store_true", help="end with one JSON line")
 
 
-def predict(result, recording, sweeps=None, window=None) -> dict:
-    """Simulate a fitted model on ``recording``'s stimulus: voltage MSE, gamma, spike counts."""
-    from .objective import Objective
-
-    s = result.settings
-    objective = Objective.from_recording(
-        recording, result.model, result.free, sweeps=sweeps, window=window,
-        bounds={k: tuple(v) for k, v in s.get("bounds", {}).items()},
-        fixed={k: v for k, v in result.params.items() if k not in result.free},
-        decimate=int(s.get("decimate", 1)), solver=s.get("solver", "exp_euler"))
-    z = objective.to_unit(result.fitted)
-    V, S, status = objective.simulate(z)
-    ev = objective.evaluate(z)
-    model_spikes = objective.model_spike_times(V, S)
-    return {"loss": ev["loss"], "gamma": ev["gamma"], "n_model_spikes": ev["n_model_spikes"],
-            "n_data_spikes": ev["n_data_spikes"], "n_coincident": ev["n_coincident"],
-            "diverged": ev["diverged"],
-            "per_sweep_spikes": {"model": [int(np.size(m)) for m in model_spikes],
-                                 "data": [int(np.size(d)) for d in objective.data_spikes]},
-            "_V": V, "_V_data": objective.V, "_dt": objective.dt,
-            "_model_spikes": model_spikes}
-
-
-def _export(path: str, pred: dict) -> None:
-    V, Vd, dt = pred["_V"], pred["_V_data"], pred["_dt"]
-    if path.endswith(".csv"):
-        t = np.arange(V.shape[1]) * dt
-        cols = [t] + [c for k in range(V.shape[0]) for c in (Vd[k], V[k])]
-        head = "t_ms," + ",".join(f"V_data_{k}_mV,V_model_{k}_mV" for k in range(V.shape[0]))
-        np.savetxt(path, np.column_stack(cols), delimiter=",", header=head, comments="")
-        with open(path[:-4] + "_spikes.json", "w") as fh:
-            json.dump([m.tolist() for m in pred["_model_spikes"]], fh)
-        return
-    import h5py
-
-    with h5py.File(path, "w") as f:
-        g = f.create_group("prediction")
-        g.attrs["dt_ms"] = dt
-        g.create_dataset("V_model", data=V).attrs["units"] = "mV"
-        g.create_dataset("V_data", data=Vd).attrs["units"] = "mV"
-        for k, m in enumerate(pred["_model_spikes"]):
-            g.create_dataset(f"spike_times_{k:04d}", data=np.asarray(m)).attrs["units"] = "ms"
-
-
 def _cmd_predict(args) -> int:
+    from .predict import predict
     from .results import load_fit
 
     result = load_fit(args.result)
     rec = _open(args.file)
     pred = predict(result, rec, parse_sweeps(args.sweeps), parse_window(args.window))
     if args.export:
-        _export(args.export, pred)
-    print(f"{result.model} ({result.method}) on {rec.name}: loss {pred['loss']:.4g} mV^2, gamma "
-          f"{pred['gamma']:.3f}, spikes model {pred['n_model_spikes']} / data "
-          f"{pred['n_data_spikes']} ({pred['n_coincident']} coincident)")
+        pred.export(args.export)
+    print(f"{result.model} ({result.method}) on {rec.name}: loss {pred.loss:.4g} mV^2, gamma "
+          f"{pred.gamma:.3f}, spikes model {pred.n_model_spikes} / data "
+          f"{pred.n_data_spikes} ({pred.n_coincident} coincident)")
     if args.json:
-        print(json.dumps({k: v for k, v in pred.items() if not k.startswith("_")}))
+        print(json.dumps(pred.summary()))
     return 0
 
 

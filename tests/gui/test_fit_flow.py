@@ -116,3 +116,58 @@ def test_session_save_close_open_restores_settings_and_results(make_workbench, q
     assert again.comparison.table.rowCount() == 1
     assert again.model_panel.model_box.currentData() == "gif"
     assert load_project(path).comparison.rows[0]["method"] == "lbfgsb"
+
+
+def test_validate_on_other_sweeps_shows_scores_and_exports(make_workbench, qtbot, tmp_path):
+    from core.fitting.predict import predict
+    from core.io import open_recording
+
+    window = make_workbench()
+    assert not window.validate_on(example_recording_path())  # no fit yet: refused, said why
+    assert "no fit" in window.statusBar().currentMessage()
+    _setup_gif_fit(window, ("lbfgsb",), 30)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    with qtbot.waitSignal(window.runner.finished, timeout=180000):
+        window.fits.start()
+    with qtbot.waitSignal(window.runner.finished, timeout=120000):
+        assert window.validate_on(example_recording_path(), sweeps=(2, 4))
+    dialog = window.validation_dialog
+    p = dialog.prediction
+    assert p.sweeps == [2, 4] and p.V.shape == p.V_data.shape and p.V.shape[0] == 2
+    # the same numbers as the engine's own predict on the same data (independent call)
+    best = min(window.session.results, key=lambda f: f.loss)
+    direct = predict(best, open_recording(example_recording_path()), (2, 4))
+    assert p.loss == pytest.approx(direct.loss) and np.isfinite(p.loss)
+    assert p.loss == pytest.approx(float(np.mean((p.V - p.V_data) ** 2)), rel=1e-6)
+    assert p.n_data_spikes == sum(np.size(d) for d in p.data_spikes) > 0
+    xs, ys = dialog.model_curve.getOriginalDataset()
+    np.testing.assert_allclose(ys, p.V[0])
+    dialog.sweeps.setCurrentRow(1)
+    np.testing.assert_allclose(dialog.data_curve.getOriginalDataset()[1], p.V_data[1])
+    assert dialog.export(str(tmp_path / "pred.csv"))
+    table = np.loadtxt(tmp_path / "pred.csv", delimiter=",", skiprows=1)
+    assert table.shape == (p.V.shape[1], 5)
+    np.testing.assert_allclose(table[:, 4], p.V[1], rtol=1e-6, atol=1e-6)
+
+
+def test_validate_on_corrupt_file_keeps_session(make_workbench, qtbot, tmp_path):
+    from PyQt6.QtWidgets import QMessageBox
+
+    from core.fitting.results import FitResult
+
+    window = make_workbench()
+    window.open_recording(example_recording_path())
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    bad = tmp_path / "broken.abf"
+    bad.write_bytes(b"ABF2" + b"\x00" * 40)
+    window.session.results.append(FitResult(
+        method="lbfgsb", seed=0, model="gif", free=["R"], params={}, fitted={"R": 100.0}, loss=1.0,
+        objective=1.0, gamma=1.0, gamma_loss=0.0, n_model_spikes=0, n_data_spikes=0,
+        evaluations=1, iterations=1, seconds=0.0, compile_seconds=0.0, start_loss=2.0))
+    before = window.session.recording
+    assert not window.validate_on(bad)
+    dialogs = [w for w in window.findChildren(QMessageBox) if w.objectName() == "errorDialog"]
+    assert dialogs and "broken.abf" in dialogs[-1].text()
+    dialogs[-1].close()
+    assert window.session.recording is before and not window.runner.busy
+    assert len(window.session.results) == 1
