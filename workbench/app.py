@@ -36,6 +36,33 @@ def run_app(files=(), demo: bool = False, self_test: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_app(app)
     window = MainWindow()
-    window.open_recording(files[0] if files else example_recording_path())
+    recovered = not demo and offer_recovery(window)
+    if not recovered:
+        target = str(files[0]) if files else str(example_recording_path())
+        if target.endswith(".bfproj.h5"):
+            window.open_project(target)
+        else:
+            window.open_recording(target)
     window.show()
+    if demo:
+        from .demo import start_demo
+
+        start_demo(window)
     return app.exec()
+
+
+def offer_recovery(window) -> bool:
+    """After a crash the autosave file is still there: offer to restore it."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    path = window.autosave_path
+    if not path.exists():
+        return False
+    answer = QMessageBox.question(
+        window, "Recover session",
+        f"Brainfit Workbench did not close normally. Restore the session autosaved at\n{path}?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    if answer == QMessageBox.StandardButton.Yes and window.open_project(path):
+        window.session.dirty = True  # recovered work is not saved anywhere yet
+        return True
+    return False

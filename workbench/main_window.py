@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PyQt6.QtCore import QCoreApplication, QSettings, QStandardPaths, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                             QMessageBox, QProgressBar, QStatusBar, QTabWidget)
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStatusBar,
+    QTabWidget,
+)
 
 from core import __version__
 from core.errors import BrainfitError
@@ -45,6 +54,27 @@ def jax_device_label() -> str:
 def default_autosave_path() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(base or Path.home() / ".brainfit") / "autosave.bfproj.h5"
+
+
+def _render_svg(widget, path: str) -> None:
+    from PyQt6.QtCore import QRect, QSize
+    from PyQt6.QtGui import QPainter
+    from PyQt6.QtSvg import QSvgGenerator
+
+    generator = QSvgGenerator()
+    generator.setFileName(path)
+    generator.setSize(QSize(widget.width(), widget.height()))
+    generator.setViewBox(QRect(0, 0, widget.width(), widget.height()))
+    generator.setTitle("Brainfit Workbench figure")
+    painter = QPainter()
+    if not painter.begin(generator):
+        raise OSError("cannot write the SVG file")
+    try:
+        widget.render(painter)
+    finally:
+        painter.end()
+    if not Path(path).exists():
+        raise OSError("the SVG file was not written")
 
 
 def _available_methods() -> list[str]:
@@ -85,13 +115,19 @@ class MainWindow(QMainWindow):
         self.convergence = ConvergencePlot(self)
         self.fit_result = FitResultPanel(self)
         self.comparison = ComparisonPanel(self)
-        self._dock("Recording", self.recording_panel, left)
-        self._dock("Model", self.model_panel, right)
+        recording_dock = self._dock("Recording", self.recording_panel, left)
+        model_dock = self._dock("Model", self.model_panel, right)
         self._dock("Optimizers", self.optimizer_panel, right)
-        self._dock("Convergence", self.convergence, bottom)
+        convergence_dock = self._dock("Convergence", self.convergence, bottom)
         fit_dock = self._dock("Fit", self.fit_result, bottom)
         self.tabifyDockWidget(fit_dock, self._dock("Comparison", self.comparison, bottom))
         fit_dock.raise_()
+        self.resizeDocks([recording_dock, model_dock], [290, 430], Qt.Orientation.Horizontal)
+        self.resizeDocks([convergence_dock], [250], Qt.Orientation.Vertical)
+        # the single-neuron docks make way for the network view on its tab
+        self._neuron_docks = self.findChildren(QDockWidget)
+        self._hidden_for_network: list[QDockWidget] = []
+        self.tabs.currentChanged.connect(self._on_tab)
 
         self.setStatusBar(QStatusBar(self))
         self.progress = QProgressBar(maximumWidth=220, textVisible=True)
@@ -155,6 +191,11 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Export &results…", self.export_results)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, keys.Quit)
+        fit_menu = self.menuBar().addMenu("F&it")
+        self._action(fit_menu, "&Run optimizers", self.fits.start)
+        self._action(fit_menu, "&Cancel", self.fits.cancel)
+        fit_menu.addSeparator()
+        self._action(fit_menu, "&Validate best fit on…", self.validate_on)
         self.view_menu = self.menuBar().addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             self.view_menu.addAction(dock.toggleViewAction())
@@ -287,6 +328,8 @@ class MainWindow(QMainWindow):
 
     # ---- export -------------------------------------------------------------------------------
     def export_figure(self, path: str | None = None) -> bool:
+        """The view on the current tab as PNG (pyqtgraph's exporter) or SVG (Qt's own SVG
+        generator: pyqtgraph's SVG exporter fails on the paths Qt 6 writes)."""
         import pyqtgraph.exporters as exporters
 
         if not path:
@@ -294,10 +337,16 @@ class MainWindow(QMainWindow):
                                                   "PNG image (*.png);;SVG vector (*.svg)")
             if not path:
                 return False
-        view = self.convergence if self.tabs.currentIndex() < 0 else self.tabs.currentWidget()
-        target = view.ci if hasattr(view, "ci") else view.scene()
-        exporter = exporters.SVGExporter(target) if str(path).lower().endswith(".svg") else exporters.ImageExporter(target)
-        exporter.export(str(path))
+        view = self.tabs.currentWidget()
+        try:
+            if str(path).lower().endswith(".svg"):
+                _render_svg(view, str(path))
+            else:
+                target = view.ci if hasattr(view, "ci") else view.scene()
+                exporters.ImageExporter(target).export(str(path))
+        except (OSError, RuntimeError, ValueError) as exc:
+            show_error(self, "Cannot export figure", f"{path}: {exc}")
+            return False
         self.statusBar().showMessage(f"exported {path}")
         return True
 
@@ -319,10 +368,63 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"exported {path}")
         return True
 
+    # ---- validation on data not used for fitting --------------------------------------------
+    def validate_on(self, path: str | Path | None = None, sweeps=None) -> bool:
+        """Simulate the best fit on another recording's stimulus and show the scores."""
+        if not self.session.results:
+            self.statusBar().showMessage("no fit to validate yet: run an optimizer first")
+            return False
+        if self.runner.busy and self.runner.job_name != "preview":
+            self.statusBar().showMessage("a job is already running")
+            return False
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Validate on recording", str(Path.home()),
+                                                  FILE_FILTER)
+            if not path:
+                return False
+        try:
+            recording = open_recording(str(path))
+        except BrainfitError as exc:
+            show_error(self, "Cannot open recording", str(exc))
+            return False
+        if not recording.has_stimulus:
+            show_error(self, "Stimulus missing", f"{recording.name} holds no injected current, so "
+                       "the fitted model has nothing to respond to.")
+            return False
+        from core.fitting.predict import PredictJob
+
+        if self.runner.busy:  # a model preview: it can wait
+            self.runner.cancel()
+            self.runner.wait()
+            QCoreApplication.sendPostedEvents()
+            QCoreApplication.processEvents()
+        best = min(self.session.results, key=lambda f: f.loss)
+        self.statusBar().showMessage(f"validating {best.model} ({best.method}) on {recording.name}…")
+        return self.runner.submit(PredictJob(best, recording, sweeps=sweeps, name="validate"))
+
+    def _show_validation(self, prediction) -> None:
+        from .dialogs.validation import ValidationDialog
+
+        self.validation_dialog = ValidationDialog(prediction, self)
+        self.validation_dialog.open()
+        self.statusBar().showMessage(
+            f"validation on {prediction.recording_name}: MSE {prediction.loss:.4g} mV², gamma "
+            f"{prediction.gamma:.3f}")
+
     def show_about(self) -> None:
         from .dialogs.about import AboutDialog
 
         AboutDialog(self).open()
+
+    def _on_tab(self, index: int) -> None:
+        if self.tabs.widget(index) is getattr(self, "network_panel", None):
+            self._hidden_for_network = [d for d in self._neuron_docks if d.isVisible()]
+            for dock in self._hidden_for_network:
+                dock.hide()
+        else:
+            for dock in self._hidden_for_network:
+                dock.show()
+            self._hidden_for_network = []
 
     # ---- reacting to the session ----------------------------------------------------------
     def show_fit_sweep(self, index: int) -> None:
@@ -382,6 +484,11 @@ class MainWindow(QMainWindow):
             self.request_preview()
 
     def _on_job_finished(self, result) -> None:
+        from core.fitting.predict import Prediction
+
+        if isinstance(result, Prediction):
+            self._show_validation(result)
+            return
         if getattr(result, "request_id", None) == self._preview_id and not self._preview_pending:
             rec = self.session.recording
             if rec is not None and result.sweeps[0] == self.session.sweep:

@@ -90,8 +90,9 @@ def load_project(path: str | os.PathLike) -> Session:
         try:
             state = json.loads(f.attrs["session"])
             session = Session()
-            if "recording" in f:
-                session.recording = read_brainfit_hdf5(f, "recording", str(path))
+            if "recording" in f:  # named after the file it was opened from, not the project
+                session.recording = read_brainfit_hdf5(f, "recording",
+                                                       state["recording_path"] or str(path))
             session.recording_path = state["recording_path"]
             session.sweep = int(state["sweep"])
             session.fit_sweeps = tuple(state["fit_sweeps"])

@@ -7,8 +7,9 @@ Listeners are called with a short topic string ("recording", "sweep", "window", 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from core.errors import ParameterError
 from core.io import Recording
@@ -31,6 +32,7 @@ class FitSettings:
     methods: tuple[str, ...] = ("lbfgsb",)
     loss: str = "mse"
     budget: int = 400
+    bayes_budget: int = 40
     seeds: int = 1
     starts: int = 8
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import QSignalBlocker, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget,
-                             QTableWidgetItem, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.errors import BrainfitError
 from core.models import MODELS
@@ -30,6 +38,10 @@ class ModelPanel(QWidget):
         self.model_box.setObjectName("modelBox")
         for name, cls in sorted(MODELS.items()):
             self.model_box.addItem(f"{name} — {cls.doc}", name)
+            self.model_box.setItemData(self.model_box.count() - 1, cls.doc, Qt.ItemDataRole.ToolTipRole)
+        # long model descriptions must not widen the dock (and the window) beyond the screen
+        self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.setMinimumContentsLength(22)
         self.model_box.currentIndexChanged.connect(self._on_model)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("parameterTable")

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import QSignalBlocker, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
-                             QHBoxLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..session import Session
 
-METHOD_LABELS = {"lbfgsb": "L-BFGS-B (JAX gradients)", "hybrid": "Hybrid (batched global + L-BFGS-B)",
-                 "de": "DE (nevergrad)", "twopointsde": "TwoPointsDE (nevergrad)",
-                 "pso": "PSO (nevergrad)", "bayes": "Bayesian (scikit-optimize)"}
+METHOD_LABELS = {"lbfgsb": "L-BFGS-B", "hybrid": "Hybrid", "de": "DE",
+                 "twopointsde": "TwoPointsDE", "pso": "PSO", "bayes": "Bayesian"}
+METHOD_TIPS = {"lbfgsb": "SciPy L-BFGS-B with exact JAX gradients, batched multi-start",
+               "hybrid": "batched quasi-random/DE global phase, then L-BFGS-B from the best few",
+               "de": "differential evolution (nevergrad)", "twopointsde": "TwoPointsDE (nevergrad)",
+               "pso": "particle swarm (nevergrad)", "bayes": "Bayesian optimisation (scikit-optimize)"}
 LOSSES = {"mse": "MSE on voltage", "mse+spikes": "MSE + van Rossum spike timing"}
 
 
@@ -26,6 +39,7 @@ class OptimizerPanel(QWidget):
         self.method_boxes: dict[str, QCheckBox] = {}
         for k, name in enumerate(methods):
             box = QCheckBox(METHOD_LABELS.get(name, name))
+            box.setToolTip(METHOD_TIPS.get(name, name))
             box.setObjectName(f"method_{name}")
             box.toggled.connect(self._store)
             self.method_boxes[name] = box
@@ -35,15 +49,19 @@ class OptimizerPanel(QWidget):
             self.loss.addItem(label, key)
         self.budget = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100)
         self.budget.setToolTip("simulations per optimizer run")
+        self.bayes_budget = QSpinBox(minimum=5, maximum=2000, singleStep=10)
+        self.bayes_budget.setToolTip("evaluations of the Bayesian optimizer (its own cost grows "
+                                     "with every point, so it gets a smaller budget)")
         self.seeds = QSpinBox(minimum=1, maximum=50)
         self.starts = QSpinBox(minimum=1, maximum=256)
         self.starts.setToolTip("L-BFGS-B starts (batched with vmap)")
-        for w in (self.loss, self.budget, self.seeds, self.starts):
+        for w in (self.loss, self.budget, self.bayes_budget, self.seeds, self.starts):
             signal = w.currentIndexChanged if isinstance(w, QComboBox) else w.valueChanged
             signal.connect(self._store)
         form = QFormLayout()
         form.addRow("Loss", self.loss)
         form.addRow("Budget (simulations)", self.budget)
+        form.addRow("Budget (Bayesian)", self.bayes_budget)
         form.addRow("Seeds", self.seeds)
         form.addRow("Starts (L-BFGS-B)", self.starts)
         self.run_button = QPushButton("Run")
@@ -65,12 +83,14 @@ class OptimizerPanel(QWidget):
 
     def refresh(self) -> None:
         fit = self.session.fit
-        widgets = list(self.method_boxes.values()) + [self.loss, self.budget, self.seeds, self.starts]
+        widgets = list(self.method_boxes.values()) + [self.loss, self.budget, self.bayes_budget,
+                                                      self.seeds, self.starts]
         blockers = [QSignalBlocker(w) for w in widgets]
         for name, box in self.method_boxes.items():
             box.setChecked(name in fit.methods)
         self.loss.setCurrentIndex(max(0, self.loss.findData(fit.loss)))
         self.budget.setValue(fit.budget)
+        self.bayes_budget.setValue(fit.bayes_budget)
         self.seeds.setValue(fit.seeds)
         self.starts.setValue(fit.starts)
         del blockers
@@ -84,5 +104,6 @@ class OptimizerPanel(QWidget):
 
     def _store(self, *_args) -> None:
         self.session.set_fit_settings(methods=self.selected_methods(), loss=self.loss.currentData(),
-                                      budget=self.budget.value(), seeds=self.seeds.value(),
+                                      budget=self.budget.value(),
+                                      bayes_budget=self.bayes_budget.value(), seeds=self.seeds.value(),
                                       starts=self.starts.value())

@@ -5,8 +5,17 @@ from __future__ import annotations
 import html
 
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
-from PyQt6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QListWidget,
-                             QListWidgetItem, QTextBrowser, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.io import Recording
 
@@ -27,7 +36,7 @@ class RecordingPanel(QWidget):
         self.start = QDoubleSpinBox(suffix=" ms", decimals=2)
         self.stop = QDoubleSpinBox(suffix=" ms", decimals=2)
         for box in (self.start, self.stop):
-            box.setRange(0.0, 1e9)
+            box.setRange(0.0, 1e7)
             box.setKeyboardTracking(False)
             box.valueChanged.connect(self._on_window_edit)
         self.info = QTextBrowser()

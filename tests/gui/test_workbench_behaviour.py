@@ -1,0 +1,161 @@
+"""Window behaviour around the fits: demo set-up, crash recovery, closing with unsaved work,
+unexpected job errors, exports, About, the Network tab's layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from PyQt6.QtWidgets import QDockWidget, QMessageBox
+
+from workbench.resources import example_recording_path
+
+
+def _error_dialogs(window):
+    return [w for w in window.findChildren(QMessageBox) if w.objectName() == "errorDialog"]
+
+
+def test_demo_sets_up_every_optimizer_on_the_hh_example(make_workbench, qtbot):
+    from workbench.demo import DEMO_FREE, DEMO_METHODS, configure_demo, example_truth
+
+    window = make_workbench()
+    window.open_recording(example_recording_path())
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    configure_demo(window)
+    job = window.fits.build_job()
+    truth = example_truth(window.session.recording)
+    assert truth, "the bundled example records its true parameters"
+    assert job.model == "hh_cortical" and tuple(job.free) == DEMO_FREE
+    assert set(job.methods) == set(DEMO_METHODS) & set(window.optimizer_panel.method_boxes)
+    assert job.budgets["bayes"] < job.budgets["de"]  # the Bayesian optimizer gets its own budget
+    for name, value in job.fixed.items():  # the rest is fixed at the generating values
+        if name in truth:
+            assert value == pytest.approx(truth[name])
+    for name in DEMO_FREE:
+        lo, hi = job.bounds[name]
+        assert lo < truth[name] < hi
+
+
+def test_recovery_after_a_crash_restores_the_autosaved_session(make_workbench, qtbot, tmp_path,
+                                                               monkeypatch):
+    from workbench.app import offer_recovery
+
+    autosave = tmp_path / "autosave.bfproj.h5"
+    crashed = make_workbench(autosave_path=autosave)
+    crashed.open_recording(example_recording_path())
+    qtbot.waitUntil(lambda: not crashed.runner.busy, timeout=60000)
+    crashed.session.set_parameter("tau_V", value=33.0)
+    crashed.autosave()
+    assert autosave.exists()
+    crashed.runner.shutdown()  # the process "dies": no clean close, the autosave stays
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes)
+    fresh = make_workbench(autosave_path=autosave)
+    assert offer_recovery(fresh) and asked
+    assert fresh.session.parameters["tau_V"].value == 33.0
+    assert fresh.session.recording.name == "example_cell.h5"
+    assert fresh.session.dirty, "recovered work is not saved anywhere yet"
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    assert not offer_recovery(make_workbench(autosave_path=autosave))
+
+
+def test_close_with_unsaved_changes_asks_and_cancel_keeps_the_window(make_workbench, qtbot,
+                                                                   tmp_path, monkeypatch):
+    autosave = tmp_path / "autosave.bfproj.h5"
+    window = make_workbench(autosave_path=autosave)
+    window.open_recording(example_recording_path())
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    window.session.set_parameter("tau_V", value=31.0)
+    window.autosave()
+    assert window.session.dirty and autosave.exists()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    window.show()
+    assert not window.close() and window.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    assert window.close()
+    assert not autosave.exists(), "a clean close leaves nothing to recover"
+
+
+@dataclass
+class _BrokenJob:
+    name: str = "broken"
+
+    def run(self, report, is_cancelled):
+        raise RuntimeError("boom inside the engine")
+
+
+def test_unexpected_job_error_shows_a_copyable_report_and_the_window_stays_usable(
+        make_workbench, qtbot):
+    window = make_workbench()
+    window.open_recording(example_recording_path())
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    with qtbot.waitSignal(window.runner.failed, timeout=10000):
+        assert window.runner.submit(_BrokenJob())
+    box = _error_dialogs(window)[-1]
+    assert "boom inside the engine" in box.text()
+    assert "Traceback" in box.detailedText() and "RuntimeError" in box.detailedText()
+    box.close()
+    with qtbot.waitSignal(window.runner.finished, timeout=60000):  # still works: a preview runs
+        window.request_preview()
+    assert window.session.recording is not None
+
+
+def test_export_figure_png_svg_and_results_csv(make_workbench, qtbot, tmp_path):
+    import csv
+
+    from core.fitting.results import ComparisonResult, FitResult, table_rows
+
+    window = make_workbench()
+    window.open_recording(example_recording_path())
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    assert window.export_figure(str(tmp_path / "fig.png"))
+    assert window.export_figure(str(tmp_path / "fig.svg"))
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (tmp_path / "fig.svg").read_text()
+    assert "<svg" in svg and svg.count("<path") > 3  # axes and the recorded trace are vectors
+    window.tabs.setCurrentWidget(window.network_panel)
+    assert window.export_figure(str(tmp_path / "network.svg"))
+    assert "<svg" in (tmp_path / "network.svg").read_text()
+    window.tabs.setCurrentIndex(0)
+    assert not window.export_results(str(tmp_path / "none.csv"))  # nothing yet: said so
+    fit = FitResult(method="de", seed=1, model="gif", free=["R"], params={}, fitted={"R": 90.0},
+                    loss=2.5, objective=2.5, gamma=0.8, gamma_loss=0.2, n_model_spikes=3,
+                    n_data_spikes=4, evaluations=100, iterations=5, seconds=1.5,
+                    compile_seconds=0.1, start_loss=9.0)
+    window.session.set_comparison(ComparisonResult(table_rows([fit]), [fit]))
+    assert window.export_results(str(tmp_path / "table.csv"))
+    with open(tmp_path / "table.csv") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["method"] == "de" and float(row["loss_mean"]) == 2.5
+    assert float(row["seconds_mean"]) == 1.5 and float(row["gamma_mean"]) == 0.8
+    assert window.export_results(str(tmp_path / "table.h5"))
+    again = ComparisonResult.from_hdf5(tmp_path / "table.h5")
+    assert again.fits[0].fitted == {"R": 90.0} and again.rows[0]["loss_mean"] == 2.5
+
+
+def test_about_lists_versions_and_jax_devices(make_workbench, qtbot):
+    import jax
+    from PyQt6.QtWidgets import QLabel
+
+    from workbench.dialogs.about import AboutDialog
+
+    dialog = AboutDialog(make_workbench())
+    text = dialog.findChild(QLabel, "aboutText").text()
+    assert jax.__version__ in text and str(jax.devices()[0]) in text
+    from core import __version__
+
+    assert f"Brainfit Workbench {__version__}" in text
+
+
+def test_network_tab_hides_the_single_neuron_docks_and_restores_them(make_workbench, qtbot):
+    window = make_workbench()
+    window.show()
+    docks = [d for d in window.findChildren(QDockWidget) if d.isVisible()]
+    assert len(docks) >= 5
+    window.tabs.setCurrentWidget(window.network_panel)
+    assert not any(d.isVisible() for d in docks)
+    window.tabs.setCurrentIndex(0)
+    assert all(d.isVisible() for d in docks)
