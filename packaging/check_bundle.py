@@ -10,7 +10,7 @@ different working directory):
 3. with ``--screenshot OUT.png`` (Linux, needs Xvfb and ImageMagick's ``import``): starts the
    bundled app on a private Xvfb display, times until its window is mapped, saves a screenshot.
 
-Prints the self-test verdict and a summary JSON line; exits non-zero if anything failed.
+Prints the two self-test verdicts (cold, warm) and a summary JSON line; exits non-zero if anything failed.
 """
 
 from __future__ import annotations
@@ -79,12 +79,26 @@ def self_test(exe: Path, env: dict, cwd: Path) -> tuple[float, dict | None, subp
     return seconds, verdict, proc
 
 
-def screenshot(exe: Path, env: dict, cwd: Path, out: Path, display: str = ":87") -> float | None:
-    """Start the app on a private Xvfb display; seconds until its window is mapped."""
+def missing_xcb_libraries(exe: Path) -> list[str]:
+    """Libraries Qt's xcb platform plugin needs that are neither in the bundle nor on the system
+    (Qt then only says "xcb-cursor0 or libxcb-cursor0 is needed", whichever one is missing)."""
+    internal = exe.parent / "_internal"
+    plugin = internal / "PyQt6" / "Qt6" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.exists() or shutil.which("ldd") is None:
+        return []
+    out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": str(internal)}).stdout
+    return sorted({line.split()[0] for line in out.splitlines() if "not found" in line})
+
+
+def screenshot(exe: Path, env: dict, cwd: Path, out: Path, display: str = ":87",
+               screen: str = "1920x1080") -> tuple[float | None, str | None]:
+    """Start the app on a private Xvfb display (full HD: the window is wider than 1400 px);
+    seconds until its window is mapped, and the window's geometry as xwininfo gives it."""
     if not (shutil.which("Xvfb") and shutil.which("xwininfo") and shutil.which("import")):
         print("screenshot skipped: needs Xvfb, xwininfo and ImageMagick's import")
-        return None
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        return None, None
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     app = None
     try:
@@ -93,7 +107,7 @@ def screenshot(exe: Path, env: dict, cwd: Path, out: Path, display: str = ":87")
         t0 = time.perf_counter()
         app = subprocess.Popen([str(exe)], env=xenv, cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
-        mapped = None
+        mapped = geometry = None
         while time.perf_counter() - t0 < 120 and app.poll() is None:
             tree = subprocess.run(["xwininfo", "-root", "-tree"], env=xenv, capture_output=True,
                                   text=True).stdout
@@ -101,14 +115,26 @@ def screenshot(exe: Path, env: dict, cwd: Path, out: Path, display: str = ":87")
                 mapped = time.perf_counter() - t0
                 break
             time.sleep(0.1)
+        if mapped is not None:  # the main window: its title carries the version
+            time.sleep(1.0)
+            tree = subprocess.run(["xwininfo", "-root", "-tree"], env=xenv, capture_output=True,
+                                  text=True).stdout
+            for line in tree.splitlines():
+                if '"Brainfit Workbench ' in line and "x" in line.split(")")[-1]:
+                    geometry = line.split(")")[-1].split()[0]
         if mapped is None:
             err = app.stderr.read() if app.poll() is not None else ""
             print(f"the window did not appear within 120 s {err[-2000:]}")
-            return None
+            missing = missing_xcb_libraries(exe)
+            if missing:
+                print("the bundled xcb platform plugin cannot load, neither the bundle nor this "
+                      f"machine has: {', '.join(missing)} (install them, e.g. libxcb-icccm4 "
+                      "libxcb-keysyms1 on Debian/Ubuntu, and rebuild so the bundle carries them)")
+            return None, None
         time.sleep(6.0)  # let the example load and the model preview finish drawing
         subprocess.run(["import", "-window", "root", str(out)], env=xenv, check=True)
-        print(f"screenshot: {out}")
-        return mapped
+        print(f"screenshot: {out} (window {geometry} on a {screen} screen)")
+        return mapped, geometry
     finally:
         if app is not None:
             app.terminate()
@@ -146,8 +172,7 @@ def main() -> int:
         for label in ("cold", "warm"):
             seconds, verdict, proc = self_test(exe, env, home)
             summary[f"self_test_{label}_s"] = round(seconds, 2)
-            if label == "cold":
-                print(proc.stdout.strip())
+            print(proc.stdout.strip())  # the verdict, cold (empty JAX cache) then warm
             noise = [line for line in proc.stderr.splitlines()
                      if "Traceback" in line or "Exception ignored" in line]
             if proc.returncode != 0 or not verdict or not verdict.get("ok"):
@@ -157,8 +182,9 @@ def main() -> int:
                 failed.append(f"self-test ({label}) printed errors on stderr: "
                               f"{proc.stderr[-2000:]}")
         if args.screenshot:
-            mapped = screenshot(exe, env, home, args.screenshot.resolve())
+            mapped, geometry = screenshot(exe, env, home, args.screenshot.resolve())
             summary["start_to_window_s"] = None if mapped is None else round(mapped, 2)
+            summary["window_geometry"] = geometry
             if mapped is None:
                 failed.append("the bundled app's window did not appear under Xvfb")
     summary["ok"] = not failed
