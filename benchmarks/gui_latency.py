@@ -3,7 +3,8 @@
 A QTimer probe fires every ``--probe-ms``; the lateness of each tick (actual interval minus the
 requested one) is what a user feels as a stutter. Measured in one run: the idle window first
 (the baseline), then while a fit comparison runs on the worker thread, with live convergence,
-trace and table updates. Prints JSON with p50/p99/max in ms; the aim is p99 < 50 ms.
+trace and table updates — twice: the first fit compiles its functions as it goes, the second
+(same shapes, "run again") finds them compiled. Prints JSON with p50/p99/max in ms; the aim is p99 < 50 ms.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_latency.py
     ... --methods lbfgsb,de,pso --budget 600 --model gif
@@ -33,14 +34,15 @@ class LatencyProbe:
 
         self.interval_ms = interval_ms
         self.lateness_ms: list[float] = []
-        self._last = 0.0
+        self.tick_at: list[float] = []  # seconds since start()
+        self._start = self._last = 0.0
         self._timer = QTimer(interval=interval_ms)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
 
     def start(self) -> None:
-        self.lateness_ms = []
-        self._last = time.perf_counter()
+        self.lateness_ms, self.tick_at = [], []
+        self._start = self._last = time.perf_counter()
         self._timer.start()
 
     def stop(self) -> list[float]:
@@ -50,7 +52,14 @@ class LatencyProbe:
     def _tick(self) -> None:
         now = time.perf_counter()
         self.lateness_ms.append(max(0.0, (now - self._last) * 1000.0 - self.interval_ms))
+        self.tick_at.append(now - self._start)
         self._last = now
+
+    def worst(self, n: int = 8) -> list[dict]:
+        """The ``n`` longest stalls: when (s after start) and how long (ms)."""
+        order = np.argsort(self.lateness_ms)[::-1][:n]
+        return [{"at_s": round(self.tick_at[i], 2), "late_ms": round(self.lateness_ms[i], 1)}
+                for i in sorted(order)]
 
 
 def summary(lateness_ms: list[float]) -> dict:
@@ -118,26 +127,38 @@ def main() -> None:
     wait(app, a.idle_s)
     idle = summary(probe.stop())
 
-    outcome = {}
-    window.runner.finished.connect(lambda r: outcome.setdefault("result", r))
-    window.runner.failed.connect(lambda m, _d: outcome.setdefault("error", m))
-    probe.start()
-    t0 = time.perf_counter()
-    started = window.fits.start()
-    wait(app, a.timeout_s, until=lambda: started and not window.fits.running)
-    fit_seconds = time.perf_counter() - t0
-    busy = summary(probe.stop())
-    result = outcome.get("result")
+    outcome: dict = {}
+    window.runner.finished.connect(lambda r: outcome.__setitem__("result", r))
+    window.runner.failed.connect(lambda m, _d: outcome.__setitem__("error", m))
+
+    def measured_fit() -> dict:
+        """Run the fit once with the probe on; the latency summary and what the fit did."""
+        outcome.clear()
+        wait(app, a.timeout_s, until=lambda: not window.runner.busy)  # a model preview
+        probe.start()
+        t0 = time.perf_counter()
+        started = window.fits.start()
+        wait(app, a.timeout_s, until=lambda: started and not window.fits.running)
+        seconds = time.perf_counter() - t0
+        lat = summary(probe.stop())
+        lat["worst"] = probe.worst()
+        result = outcome.get("result")
+        return {"fit_seconds": round(seconds, 2),
+                "fit_error": outcome.get("error") or (None if started else "fit did not start"),
+                "convergence_points": window.convergence.n_points(),
+                "best_loss": min((f.loss for f in result.fits), default=None) if result else None,
+                "latency": lat}
+
+    first = measured_fit()  # compiles its functions while running
+    second = measured_fit()  # the same shapes again: everything compiled
+    p99 = second["latency"].get("p99_ms")
     report = {
         "benchmark": "gui_latency", "probe_interval_ms": a.probe_ms, "model": a.model,
-        "methods": list(methods), "budget": a.budget, "fit_seconds": round(fit_seconds, 2),
-        "fit_error": outcome.get("error") or (None if started else "fit did not start"),
-        "convergence_points": window.convergence.n_points(),
-        "best_loss": min((f.loss for f in result.fits), default=None) if result else None,
-        "idle": idle, "during_fit": busy,
-        "p99_ratio_fit_vs_idle": (round(busy["p99_ms"] / idle["p99_ms"], 2)
-                                  if busy.get("ticks") and idle.get("p99_ms") else None),
-        "target_p99_ms": 50, "meets_target": bool(busy.get("ticks")) and busy["p99_ms"] < 50,
+        "methods": list(methods), "budget": a.budget, "idle": idle,
+        "first_fit_with_compilation": first, "second_fit_compiled": second,
+        "p99_ratio_second_fit_vs_idle": round(p99 / idle["p99_ms"], 2) if p99 and idle.get("p99_ms") else None,
+        "target_p99_ms": 50, "meets_target_compiled": p99 is not None and p99 < 50,
+        "meets_target_with_compilation": first["latency"].get("p99_ms", 1e9) < 50,
         "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]) if Path("/proc/loadavg").exists() else None,
     }
     window.runner.shutdown()

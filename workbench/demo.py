@@ -12,7 +12,7 @@ import json
 from PyQt6.QtCore import Qt, QTimer
 
 DEMO_METHODS = ("lbfgsb", "hybrid", "de", "twopointsde", "pso", "bayes")
-DEMO_BUDGET = 300
+DEMO_BUDGET = 600
 DEMO_BAYES_BUDGET = 30
 DEMO_FREE = ("gNa", "gK", "gL")
 DEMO_WINDOW = (80.0, 330.0)

@@ -1,6 +1,7 @@
 """Runs fits and comparisons from the session and routes their events to the views.
 
-Events only update state; plots redraw on their own timers (<= 30 Hz)."""
+Events only update state (the convergence points, the latest event and preview); the views
+redraw on timers (<= 10 Hz), so a burst of events costs the GUI thread almost nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from core.errors import BrainfitError
 from core.events import FitProgress
 from core.models import MODELS
 
-PREVIEW_MS = 33
+PREVIEW_MS = 100
 #: weight (mV^2 per squared van Rossum distance) of the spike-timing term of "mse+spikes"
 SPIKE_WEIGHT = 50.0
 JOB_NAME = "compare"
@@ -31,6 +32,7 @@ class FitController(QObject):
         self.session = window.session
         self.running = False
         self._latest_preview: np.ndarray | None = None
+        self._latest_event: FitProgress | None = None
         self._preview_t: np.ndarray | None = None
         self._started = 0.0
         self._preview_timer = QTimer(self, interval=PREVIEW_MS)
@@ -90,6 +92,7 @@ class FitController(QObject):
         self.window.show_fit_sweep(self.session.fit_sweeps[0])
         self.window.convergence.clear_runs()
         self._latest_preview = None
+        self._latest_event = None
         self._started = time.perf_counter()
         if not self.window.runner.submit(job):
             self.running = False
@@ -115,12 +118,17 @@ class FitController(QObject):
                                           event.elapsed, event.best_loss)
         if event.preview is not None:
             self._latest_preview = np.asarray(event.preview)
-        self.window.fit_result.show_progress(event.method, event.seed, event.evaluations,
-                                             event.best_loss, dict(event.best_params), self._units())
-        if event.fraction is not None:
-            self.window.show_progress(event.message or f"{event.method} seed {event.seed}", event.fraction)
+        self._latest_event = event
 
     def _draw_preview(self) -> None:
+        event, self._latest_event = self._latest_event, None
+        if event is not None:
+            self.window.fit_result.show_progress(event.method, event.seed, event.evaluations,
+                                                 event.best_loss, dict(event.best_params),
+                                                 self._units())
+            if event.fraction is not None:
+                self.window.show_progress(event.message or f"{event.method} seed {event.seed}",
+                                          event.fraction)
         V = self._latest_preview
         if V is not None and self._preview_t is not None and V.size == self._preview_t.size:
             self.window.trace.show_model(self._preview_t, V)
@@ -148,6 +156,7 @@ class FitController(QObject):
                 except BrainfitError:
                     pass
             self.window.model_panel.refresh()
+            self.window.request_preview()  # the trace shows the best fit, not the last method's
 
     def _on_finished(self, result) -> None:
         if not self._mine():

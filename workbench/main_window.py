@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         fit_dock.raise_()
         self.resizeDocks([recording_dock, model_dock], [290, 430], Qt.Orientation.Horizontal)
         self.resizeDocks([convergence_dock], [250], Qt.Orientation.Vertical)
+        self.resizeDocks([convergence_dock, fit_dock], [640, 760], Qt.Orientation.Horizontal)
         # the single-neuron docks make way for the network view on its tab
         self._neuron_docks = self.findChildren(QDockWidget)
         self._hidden_for_network: list[QDockWidget] = []

@@ -1,6 +1,9 @@
 """Live convergence: best loss against evaluations and against wall time, one curve per run.
 
-Events only store points; a timer redraws at most 30 times a second with ``setData``."""
+Events only store points; a timer redraws the curves that changed, at most 10 times a second,
+with ``setData`` (a log-axis plot repaint costs the GUI thread several ms, and the worker
+competes for the same two cores and the GIL: 30 Hz made the window stutter, see
+benchmarks/gui_latency.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from PyQt6.QtCore import QTimer
 
 METHOD_COLOURS = {"lbfgsb": "#d6453d", "hybrid": "#8e44ad", "de": "#2a6fb0",
                   "twopointsde": "#27ae60", "pso": "#e67e22", "bayes": "#7f8c8d"}
-REDRAW_MS = 33
+REDRAW_MS = 100
 
 
 class ConvergencePlot(pg.GraphicsLayoutWidget):
@@ -25,10 +28,12 @@ class ConvergencePlot(pg.GraphicsLayoutWidget):
             plot.setLabel("bottom", xlabel)
             plot.setLabel("left", "best loss")
             plot.getAxis("left").enableAutoSIPrefix(False)
-        self.by_evals.addLegend(offset=(-10, 10))
+        # the legend gets its own column: over the curves it hid them in a narrow dock
+        self.legend = pg.LegendItem(colCount=1, labelTextSize="8pt")
+        self.addItem(self.legend, row=0, col=2)
         self.points: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
         self.curves: dict[tuple[str, int], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
-        self._dirty = False
+        self._dirty: set[tuple[str, int]] = set()
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
@@ -37,9 +42,10 @@ class ConvergencePlot(pg.GraphicsLayoutWidget):
         for a, b in self.curves.values():
             self.by_evals.removeItem(a)
             self.by_time.removeItem(b)
-        self.by_evals.legend.clear()
+        self.legend.clear()
         self.points.clear()
         self.curves.clear()
+        self._dirty.clear()
 
     def add_point(self, method: str, seed: int, evaluations: int, elapsed: float, best_loss: float) -> None:
         if not np.isfinite(best_loss) or best_loss <= 0:
@@ -50,21 +56,19 @@ class ConvergencePlot(pg.GraphicsLayoutWidget):
         if key not in self.curves:
             colour = METHOD_COLOURS.get(method, "#444444")
             style = pg.mkPen(colour, width=1.5)
-            self.curves[key] = (self.by_evals.plot(pen=style, name=f"{method} seed {seed}"),
-                                self.by_time.plot(pen=style))
+            self.curves[key] = (self.by_evals.plot(pen=style), self.by_time.plot(pen=style))
+            self.legend.addItem(self.curves[key][0], f"{method} {seed}")
             self.points[key] = []
         self.points[key].append((float(evaluations), float(elapsed), float(best_loss)))
-        self._dirty = True
+        self._dirty.add(key)
 
     def redraw(self) -> None:
-        if not self._dirty:
-            return
-        for key, pts in self.points.items():
-            arr = np.asarray(pts)
+        for key in self._dirty:
+            arr = np.asarray(self.points[key])
             a, b = self.curves[key]
             a.setData(arr[:, 0], arr[:, 2])
             b.setData(arr[:, 1], arr[:, 2])
-        self._dirty = False
+        self._dirty.clear()
 
     def n_points(self) -> int:
         return sum(len(p) for p in self.points.values())
