@@ -53,7 +53,8 @@ class Hybrid(Optimizer):
     """Options: ``samples`` (screen size, default 512), ``batch`` (screen batch, default 128),
     ``polish`` (L-BFGS-B starts, default 4), ``maxiter``, ``ftol`` (default 1e-12),
     ``count_weight`` (mV^2 per wrong spike added to the polished value when not staging,
-    default 1e3; 0 turns it off)."""
+    default 1e3; 0 turns it off), ``prune`` (default 10: once one polish start has converged at
+    f*, starts still above 10 f* + 1 are stopped; None keeps every start to its end)."""
 
     name: ClassVar[str] = "hybrid"
     doc: ClassVar[str] = "batched quasi-random screen, then multi-start L-BFGS-B polishing"
@@ -132,8 +133,10 @@ class Hybrid(Optimizer):
         starts = _distinct_best(Z, values, polish, min_dist=0.02)
         if starts.shape[0] < polish:
             starts = np.concatenate([starts, np.repeat(starts[:1], polish - starts.shape[0], 0)])
+        prune = self.options.get("prune", 10.0)
         outs = lockstep_lbfgsb(tracker, starts, maxiter=int(self.options.get("maxiter", 1000)),
                                ftol=float(self.options.get("ftol", 1e-12)),
-                               message="hybrid: L-BFGS-B polish", count_weight=weight)
+                               message="hybrid: L-BFGS-B polish", count_weight=weight,
+                               prune=None if prune is None else float(prune))
         msgs = sorted({str(o.message) for o in outs if o is not None})
         return OptOutcome(message="; ".join(msgs), extra={"screen_best": float(values.min())})

@@ -31,14 +31,17 @@ class _RoundsDone(Exception):
 def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                     ftol: float = 1e-12, gtol: float = 1e-8, maxcor: int = 20,
                     message: str = "L-BFGS-B", aux=None, max_rounds: int | None = None,
-                    count_weight: float | None = None) -> list:
+                    count_weight: float | None = None, prune: float | None = None) -> list:
     """Run L-BFGS-B from every row of ``Z0`` in lockstep; returns SciPy results (None for a
     start interrupted by the tracker). Re-raises the tracker's StopOptimization afterwards.
     ``aux``: a staging ``value_and_grad(Z)`` used instead of the objective's (see
     :meth:`Tracker.evaluate_aux`). ``max_rounds``: stop after that many batched rounds; starts
     still running then come back as a SimpleNamespace with the best ``x`` they evaluated.
     ``count_weight``: minimise ``loss + count_weight * spike-count mismatch`` (see
-    :meth:`Tracker.value_and_grad_counted`)."""
+    :meth:`Tracker.value_and_grad_counted`). ``prune``: once a start has converged at value
+    ``f*``, stop the starts whose value is above ``prune * f* + 1`` (in another basin: every
+    round costs the same however few starts remain, so they would only add wall time); they
+    come back as None."""
     Z0 = np.atleast_2d(np.asarray(Z0, float))
     K, d = Z0.shape
     cond = threading.Condition()
@@ -49,6 +52,8 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
     outs: list = [None] * K
     best: list = [(np.inf, Z0[i].copy()) for i in range(K)]
     rounds = [0]
+    converged = [np.inf]  # best value of a start that L-BFGS-B ended with success
+    pruned: set[int] = set()
 
     def flush() -> None:  # lock held
         idx = sorted(pending)
@@ -68,6 +73,8 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                 results[i] = (float(v[j]), np.array(g[j]))
                 if v[j] < best[i][0]:
                     best[i] = (float(v[j]), np.array(Z[j]))
+                if prune is not None and best[i][0] > prune * converged[0] + 1.0:
+                    pruned.add(i)
             tracker.end_iteration(message)
             rounds[0] += 1
             if max_rounds is not None and rounds[0] >= max_rounds:
@@ -85,6 +92,8 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                 flush()
             while i not in results and error[0] is None:
                 cond.wait()
+            if i in pruned:
+                raise _Abort
             if i in results:
                 return results.pop(i)
             raise _Abort
@@ -95,6 +104,9 @@ def lockstep_lbfgsb(tracker: Tracker, Z0: np.ndarray, *, maxiter: int = 1000,
                                bounds=[(0.0, 1.0)] * d,
                                options={"maxiter": maxiter, "ftol": ftol, "gtol": gtol,
                                         "maxcor": maxcor, "maxls": 30})
+            if outs[i].success:
+                with cond:
+                    converged[0] = min(converged[0], float(outs[i].fun))
         except _Abort:
             outs[i] = None
         except BaseException as exc:  # noqa: BLE001
