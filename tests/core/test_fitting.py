@@ -261,6 +261,21 @@ def test_lockstep_multistart_equals_independent_scipy_runs(hh_objective):
     assert tracker.evaluations == sum(o.nfev for o in outs)
 
 
+def test_lockstep_prune_stops_starts_far_above_a_converged_one(hh_objective):
+    truth = hh_objective.to_unit(HH_TRUTH)
+    far = np.array([0.02, 0.98, 0.9])  # a silent-cell corner, hundreds of mV^2 away
+    Z0 = np.stack([truth, far])
+    kept = lockstep_lbfgsb(Tracker(hh_objective, Budget(evaluations=10_000)), Z0, maxiter=40)
+    tracker = Tracker(hh_objective, Budget(evaluations=10_000))
+    pruned = lockstep_lbfgsb(tracker, Z0, maxiter=40, prune=10.0)
+    # the start at the truth converges as it would alone; the far one is stopped after that
+    assert pruned[0].success and pruned[0].fun == pytest.approx(kept[0].fun, abs=1e-12)
+    np.testing.assert_allclose(pruned[0].x, kept[0].x, atol=1e-12)
+    assert pruned[1] is None and kept[1] is not None
+    assert kept[1].fun > 10 * pruned[0].fun + 1.0
+    assert tracker.evaluations <= kept[0].nfev + kept[1].nfev
+
+
 def test_lbfgsb_recovers_hh_truth_within_5_percent(hh_objective):
     x0 = hh_objective.to_unit({"gNa": 23.0, "gK": 5.4, "gL": 0.0115})
     r = run_fit(hh_objective, "lbfgsb", seed=0, budget=400, options={"starts": 2, "x0": x0})
