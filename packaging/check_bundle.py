@@ -92,8 +92,8 @@ def missing_xcb_libraries(exe: Path) -> list[str]:
 
 
 def screenshot(exe: Path, env: dict, cwd: Path, out: Path, display: str = ":87",
-               screen: str = "1920x1080") -> tuple[float | None, str | None]:
-    """Start the app on a private Xvfb display (full HD: the window is wider than 1400 px);
+               screen: str = "1400x900") -> tuple[float | None, str | None]:
+    """Start the app on a private Xvfb display (1400x900, a small laptop screen);
     seconds until its window is mapped, and the window's geometry as xwininfo gives it."""
     if not (shutil.which("Xvfb") and shutil.which("xwininfo") and shutil.which("import")):
         print("screenshot skipped: needs Xvfb, xwininfo and ImageMagick's import")
