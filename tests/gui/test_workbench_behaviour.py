@@ -11,6 +11,14 @@ from PyQt6.QtWidgets import QDockWidget, QMessageBox
 from workbench.resources import example_recording_path
 
 
+def _with_example(make_workbench, qtbot, **kwargs):
+    """A window with the bundled example open and its model preview finished."""
+    window = make_workbench(**kwargs)
+    window.open_recording(example_recording_path())
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    return window
+
+
 def _error_dialogs(window):
     return [w for w in window.findChildren(QMessageBox) if w.objectName() == "errorDialog"]
 
@@ -18,9 +26,7 @@ def _error_dialogs(window):
 def test_demo_sets_up_every_optimizer_on_the_hh_example(make_workbench, qtbot):
     from workbench.demo import DEMO_FREE, DEMO_METHODS, configure_demo, example_truth
 
-    window = make_workbench()
-    window.open_recording(example_recording_path())
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    window = _with_example(make_workbench, qtbot)
     configure_demo(window)
     job = window.fits.build_job()
     truth = example_truth(window.session.recording)
@@ -41,9 +47,7 @@ def test_recovery_after_a_crash_restores_the_autosaved_session(make_workbench, q
     from workbench.app import offer_recovery
 
     autosave = tmp_path / "autosave.bfproj.h5"
-    crashed = make_workbench(autosave_path=autosave)
-    crashed.open_recording(example_recording_path())
-    qtbot.waitUntil(lambda: not crashed.runner.busy, timeout=60000)
+    crashed = _with_example(make_workbench, qtbot, autosave_path=autosave)
     crashed.session.set_parameter("tau_V", value=33.0)
     crashed.autosave()
     assert autosave.exists()
@@ -65,9 +69,7 @@ def test_recovery_after_a_crash_restores_the_autosaved_session(make_workbench, q
 def test_close_with_unsaved_changes_asks_and_cancel_keeps_the_window(make_workbench, qtbot,
                                                                    tmp_path, monkeypatch):
     autosave = tmp_path / "autosave.bfproj.h5"
-    window = make_workbench(autosave_path=autosave)
-    window.open_recording(example_recording_path())
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    window = _with_example(make_workbench, qtbot, autosave_path=autosave)
     window.session.set_parameter("tau_V", value=31.0)
     window.autosave()
     assert window.session.dirty and autosave.exists()
@@ -89,9 +91,7 @@ class _BrokenJob:
 
 def test_unexpected_job_error_shows_a_copyable_report_and_the_window_stays_usable(
         make_workbench, qtbot):
-    window = make_workbench()
-    window.open_recording(example_recording_path())
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    window = _with_example(make_workbench, qtbot)
     with qtbot.waitSignal(window.runner.failed, timeout=10000):
         assert window.runner.submit(_BrokenJob())
     box = _error_dialogs(window)[-1]
@@ -108,9 +108,7 @@ def test_export_figure_png_svg_and_results_csv(make_workbench, qtbot, tmp_path):
 
     from core.fitting.results import ComparisonResult, FitResult, table_rows
 
-    window = make_workbench()
-    window.open_recording(example_recording_path())
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
+    window = _with_example(make_workbench, qtbot)
     assert window.export_figure(str(tmp_path / "fig.png"))
     assert window.export_figure(str(tmp_path / "fig.svg"))
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
