@@ -1,4 +1,4 @@
-"""The ``brainfit`` console script: headless sub-commands go to :mod:`core.cli`; no sub-command
+"""The ``brainfit`` console script: headless sub-commands go to :mod:`workbench.cli`; no sub-command
 opens the workbench (or runs ``--self-test`` / ``--demo``)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ def open_gui(args) -> int:
 
 
 def main(argv=None) -> int:
-    from core.cli import main as cli_main
+    from workbench.cli import main as cli_main
 
     return cli_main(argv, open_gui=open_gui)
 

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from core.cli import main
 from core.fitting import load_fit
 from core.integrate import simulate
 from core.io import Recording, Sweep, write_recording
 from core.models import GIF
+from workbench.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import h5py
 import numpy as np
 import pytest
 
-from core.cli import main
 from core.io import (
     CorruptFileError,
     EmptySweepError,
@@ -32,6 +31,7 @@ from core.io import (
     step_stimulus,
     write_recording,
 )
+from workbench.cli import main
 
 RNG = np.random.default_rng(3)
 

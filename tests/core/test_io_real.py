@@ -13,7 +13,6 @@ import numpy as np
 import pyabf
 import pytest
 
-from core.cli import main
 from core.io import (
     CorruptFileError,
     LengthMismatchError,
@@ -23,6 +22,7 @@ from core.io import (
     attach_stimulus_from,
     open_recording,
 )
+from workbench.cli import main
 
 ABFS = ["171116sh_0016.abf", "171116sh_0018.abf", "18711001.abf", "190619B_0003.abf"]
 ASC_DIR = "incf2007_challengeB_C140201C"

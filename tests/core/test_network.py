@@ -188,7 +188,7 @@ def test_templates_registry_has_documented_params():
 def test_cli_simulate_json_and_errors(tmp_path, capsys):
     import json
 
-    from core.cli import main
+    from workbench.cli import main
 
     out = tmp_path / "cli.h5"
     rc = main(["simulate", "--template", "coba", "--duration", "0.05", "--out", str(out),

@@ -301,7 +301,7 @@ def test_instances_are_immutable_and_distinct_by_class():
 
 
 def test_cli_lists_all_surrogates(capsys):
-    from core.cli import main
+    from workbench.cli import main
 
     assert main(["list", "surrogates", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

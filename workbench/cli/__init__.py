@@ -1,7 +1,9 @@
 """The headless command line: ``brainfit list|info|fit|predict|simulate|train|bench``.
 
-``brainfit`` without a sub-command opens the workbench; the GUI launcher is injected by the
-``workbench`` package (``core`` never imports it). This is the one module of ``core`` that prints.
+``brainfit`` without a sub-command opens the workbench; the GUI launcher is injected by
+:mod:`workbench.launcher`. This package prints (it is the terminal's front-end, as the windows are
+the GUI's); it never imports Qt, so it runs on servers without a display, and ``core`` under it
+reports only through return values and job events.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
-from .errors import BrainfitError
+from core import __version__
+from core.errors import BrainfitError
 
 EXIT_USAGE = 2
 
 
 def _cmd_list(args) -> int:
-    from .integrate import SOLVERS
-    from .models import MODELS
-    from .surrogate import SURROGATES
+    from core.integrate import SOLVERS
+    from core.models import MODELS
+    from core.surrogate import SURROGATES
 
     table = {"models": MODELS, "solvers": SOLVERS, "surrogates": SURROGATES}[args.what]
     rows = [{"name": name, "description": cls.doc} for name, cls in sorted(table.items())]
@@ -59,12 +61,8 @@ def _load_plugins() -> None:
     """Import the modules that register sub-commands (kept lazy: JAX-heavy imports only on use)."""
     import importlib
 
-    for module in ("core.io.cli", "core.fitting.cli", "core.network.cli", "core.training.cli"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if not module.startswith(exc.name or "\0"):  # absent sub-package: no command
-                raise
+    for module in ("workbench.cli.info", "workbench.cli.fit", "workbench.cli.simulate"):
+        importlib.import_module(module)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,9 +111,3 @@ def main(argv: Sequence[str] | None = None, open_gui: Callable | None = None) ->
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # run through the imported module so plug-in commands register there
-    from core.cli import main as _main
-
-    sys.exit(_main())

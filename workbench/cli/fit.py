@@ -1,4 +1,4 @@
-"""``brainfit fit`` and ``brainfit predict`` (registered into :data:`core.cli.COMMANDS`).
+"""``brainfit fit`` and ``brainfit predict`` (registered into :data:`workbench.cli.COMMANDS`).
 
 This module prints (it is a CLI); progress goes to stderr, ``--json`` ends stdout with one JSON
 line. Bad arguments raise :class:`~core.errors.BrainfitError` subclasses (exit code 2).
@@ -11,10 +11,11 @@ import math
 import sys
 import time
 
-from ..cli import COMMANDS
-from ..errors import BrainfitError, OptimizerError, ParameterError, RecordingError
-from ..events import FitProgress
-from ..models import MODELS
+from core.errors import BrainfitError, OptimizerError, ParameterError, RecordingError
+from core.events import FitProgress
+from core.models import MODELS
+
+from . import COMMANDS
 
 
 def parse_sweeps(text: str | None) -> list[int] | None:
@@ -78,7 +79,7 @@ def parse_assignments(items, what: str) -> dict:
 
 
 def _open(path):
-    from ..io.open import open_recording
+    from core.io.open import open_recording
 
     try:
         return open_recording(path)
@@ -142,9 +143,9 @@ def _add_fit(p) -> None:
 
 
 def _cmd_fit(args) -> int:
-    from .compare import compare
-    from .objective import Budget, LossSpec, Objective
-    from .optimizers import OPTIMIZERS
+    from core.fitting.compare import compare
+    from core.fitting.objective import Budget, LossSpec, Objective
+    from core.fitting.optimizers import OPTIMIZERS
 
     if args.model not in MODELS:
         raise ParameterError(f"unknown model {args.model!r}; known: {', '.join(sorted(MODELS))}")
@@ -208,8 +209,8 @@ def _add_predict(p) -> None:
 
 
 def _cmd_predict(args) -> int:
-    from .predict import predict
-    from .results import load_fit
+    from core.fitting.predict import predict
+    from core.fitting.results import load_fit
 
     result = load_fit(args.result)
     rec = _open(args.file)

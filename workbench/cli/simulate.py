@@ -10,12 +10,13 @@ import json
 import sys
 import time
 
-from ..cli import COMMANDS
-from ..errors import ParameterError
+from core.errors import ParameterError
+
+from . import COMMANDS
 
 
 def add_arguments(p) -> None:
-    from .templates import TEMPLATES
+    from core.network.templates import TEMPLATES
 
     p.add_argument("--template", required=True, choices=sorted(TEMPLATES),
                    help="network template")
@@ -74,8 +75,8 @@ class _Bar:
 
 
 def handler(args) -> int:
-    from .jobs import SimulateJob
-    from .templates import get_template
+    from core.network.jobs import SimulateJob
+    from core.network.templates import get_template
 
     template = get_template(args.template)
     params = _parse_sets(args.set, template)

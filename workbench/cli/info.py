@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..cli import COMMANDS
+from . import COMMANDS
 
 
 def _add_info(p) -> None:
@@ -20,7 +20,7 @@ def _add_info(p) -> None:
 
 
 def _cmd_info(args) -> int:
-    from . import open_recording
+    from core.io import open_recording
 
     channel = args.channel
     if channel is not None and channel.isdigit():
