@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PyQt6.QtCore import QCoreApplication, QObject, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from core.errors import BrainfitError
 from core.events import FitProgress
@@ -82,11 +82,7 @@ class FitController(QObject):
             self.message.emit(str(exc))
             return False
         self.running = True  # from here on no model preview is submitted
-        if runner.busy:  # a model preview: drop it, the fit shows its own model trace
-            runner.cancel()
-            runner.wait()
-            QCoreApplication.sendPostedEvents()
-            QCoreApplication.processEvents()
+        runner.drop("preview")  # the fit shows its own model trace
         first = self.session.recording.select((self.session.fit_sweeps[0],), self.session.window).sweeps[0]
         self._preview_t = first.t
         self.window.show_fit_sweep(self.session.fit_sweeps[0])

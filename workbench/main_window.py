@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import QCoreApplication, QSettings, QStandardPaths, Qt, QTimer
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget,
@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 
 from core import __version__
 from core.errors import BrainfitError
+from core.fitting.predict import Prediction, PredictJob
 from core.integrate.jobs import SimulateRecordingJob
 from core.io import TimeUnitRequiredError, open_recording
 
@@ -73,8 +74,6 @@ def _render_svg(widget, path: str) -> None:
         widget.render(painter)
     finally:
         painter.end()
-    if not Path(path).exists():
-        raise OSError("the SVG file was not written")
 
 
 def _available_methods() -> list[str]:
@@ -196,7 +195,7 @@ class MainWindow(QMainWindow):
         self._action(fit_menu, "&Run optimizers", self.fits.start)
         self._action(fit_menu, "&Cancel", self.fits.cancel)
         fit_menu.addSeparator()
-        self._action(fit_menu, "&Validate best fit on…", self.validate_on)
+        self._action(fit_menu, "&Validate best fit on…", lambda: self.validate_on())
         self.view_menu = self.menuBar().addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             self.view_menu.addAction(dock.toggleViewAction())
@@ -392,13 +391,7 @@ class MainWindow(QMainWindow):
             show_error(self, "Stimulus missing", f"{recording.name} holds no injected current, so "
                        "the fitted model has nothing to respond to.")
             return False
-        from core.fitting.predict import PredictJob
-
-        if self.runner.busy:  # a model preview: it can wait
-            self.runner.cancel()
-            self.runner.wait()
-            QCoreApplication.sendPostedEvents()
-            QCoreApplication.processEvents()
+        self.runner.drop("preview")  # it can run again later
         best = min(self.session.results, key=lambda f: f.loss)
         self.statusBar().showMessage(f"validating {best.model} ({best.method}) on {recording.name}…")
         return self.runner.submit(PredictJob(best, recording, sweeps=sweeps, name="validate"))
@@ -485,8 +478,6 @@ class MainWindow(QMainWindow):
             self.request_preview()
 
     def _on_job_finished(self, result) -> None:
-        from core.fitting.predict import Prediction
-
         if isinstance(result, Prediction):
             self._show_validation(result)
             return

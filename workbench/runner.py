@@ -12,7 +12,7 @@ import time
 import traceback
 from typing import Any
 
-from PyQt6.QtCore import QObject, QThread, pyqtSignal
+from PyQt6.QtCore import QCoreApplication, QObject, QThread, pyqtSignal
 
 from core.errors import BrainfitError, JobCancelled
 
@@ -91,6 +91,15 @@ class JobRunner(QObject):
         if worker is None:
             return True
         return worker.wait(timeout_ms)
+
+    def drop(self, name: str) -> None:
+        """Cancel the running job if it is ``name`` (a model preview the user's next action
+        supersedes), wait for it and deliver its last signals, so that ``submit`` is free."""
+        if self.busy and self._job_name == name:
+            self.cancel()
+            self.wait()
+            QCoreApplication.sendPostedEvents()
+            QCoreApplication.processEvents()
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         self.cancel()
