@@ -1,9 +1,8 @@
 """Connectivity: fixed-probability projections (with Dale's law) and connectome files.
 
 A projection is stored as CSR over presynaptic neurons (``indptr``, ``indices`` of postsynaptic
-neurons, optional per-synapse ``weights``), built in NumPy once when a network is built. The
-event-driven engines turn it into a padded target table (:func:`padded_targets`): row ``i`` lists
-the targets of neuron ``i``, padded to a fixed width with "dump" slots.
+neurons, optional per-synapse ``weights``), built in NumPy once when a network is built; the
+event-driven engines walk the rows of the neurons that spiked.
 
 Connectome files (:func:`load_connectome`) hold a square matrix with population labels, either
 **population-level connection probabilities** (``kind="probability"``, P x P, entries in [0, 1])
@@ -84,24 +83,6 @@ def from_dense(matrix: np.ndarray, weighted: bool = True) -> Projection:
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m.shape[0]))])
     return Projection(m.shape[0], m.shape[1], indptr, cols.astype(np.int32),
                       m[rows, cols].astype(np.float64) if weighted else None)
-
-
-def padded_targets(proj: Projection, offset: int, dump_start: int, width: int | None = None,
-                   extra_rows: int = 1) -> np.ndarray:
-    """Padded target table (n_pre + extra_rows, width) int32: row ``i`` holds ``offset + target``
-    for each synapse of presynaptic neuron ``i`` and, in unused slots ``j``, the dump cell
-    ``dump_start + j`` (one dump cell per column, so padding never serialises on one address).
-    The ``extra_rows`` trailing rows are all dump: the row used for an empty spike slot."""
-    deg = proj.out_degree()
-    width = int(max(1, deg.max(initial=0))) if width is None else int(width)
-    if deg.size and deg.max() > width:
-        raise ConnectivityError(f"out-degree {deg.max()} exceeds the table width {width}")
-    table = np.broadcast_to(dump_start + np.arange(width, dtype=np.int64),
-                            (proj.n_pre + extra_rows, width)).copy()
-    rows = np.repeat(np.arange(proj.n_pre), deg)
-    cols = np.arange(proj.nnz) - np.repeat(proj.indptr[:-1], deg)
-    table[rows, cols] = offset + proj.indices
-    return table.astype(np.int32)
 
 
 # ---- connectome files ------------------------------------------------------------------------

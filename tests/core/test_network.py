@@ -12,7 +12,9 @@ from core.errors import DivergenceError, JobCancelled, ParameterError
 from core.events import SimulationProgress
 from core.network import NetworkResult, SimulateJob, SpikePreview, run_network
 from core.network.templates import TEMPLATES, get_template
-from core.network.templates.coba import CobaNetwork
+from core.network.connectivity import fixed_probability
+from core.network.run import pack_bits
+from core.network.templates.coba import CobaNetwork, deliver
 
 SMALL = dict(n_exc=160, n_inh=40, p=0.1, w_e=0.3, w_i=3.35)
 
@@ -51,11 +53,11 @@ def coba_reference(net: CobaNetwork, n_steps: int):
 
 @pytest.fixture(scope="module")
 def small64():
-    return CobaNetwork(seed=3, dtype=jnp.float64, K=8, **SMALL)
+    return CobaNetwork(seed=3, dtype=jnp.float64, **SMALL)
 
 
 def test_coba_matches_float64_numpy_reference_exactly(small64):
-    n_steps = 2000  # 200 ms, thousands of spikes, several overflow steps (K = 8)
+    n_steps = 2000  # 200 ms, thousands of spikes
     t_ref, i_ref, V_ref = coba_reference(small64, n_steps)
     res = run_network(small64, n_steps * small64.dt, chunk_ms=200.0, record=range(200))
     assert len(t_ref) > 500
@@ -65,7 +67,7 @@ def test_coba_matches_float64_numpy_reference_exactly(small64):
 
 
 def test_coba_float32_follows_the_reference_at_first(small64):
-    net32 = CobaNetwork(seed=3, K=8, **SMALL)
+    net32 = CobaNetwork(seed=3, **SMALL)
     t_ref, i_ref, _ = coba_reference(small64, 300)
     res = run_network(net32, 30.0)
     # chaotic network: float32 rounding may flip a spike eventually, not within 30 ms
@@ -91,10 +93,35 @@ def test_coba_connectivity_statistics():
     deg = net.proj.out_degree()
     assert deg.mean() == pytest.approx(0.02 * 4000, rel=0.02)
     assert net.populations[0].sign == 1 and net.populations[1].sign == -1
-    # E rows target ge (first block), I rows target gi (second block): Dale's law by layout
-    tab = net.table
-    assert np.all((tab[:3200] < 4000) | (tab[:3200] >= 8000))
-    assert np.all(tab[3200:4000] >= 4000)
+    # E rows target ge (first block of G), I rows target gi (second block): Dale's law by layout
+    pre = np.repeat(np.arange(4000), deg)
+    assert np.all(net.targets[pre < 3200] < 4000)
+    assert np.all((net.targets[pre >= 3200] >= 4000) & (net.targets[pre >= 3200] < 8000))
+
+
+def test_deliver_adds_one_per_synapse_of_every_spiking_neuron():
+    rng = np.random.default_rng(4)
+    proj = fixed_probability(96, 50, 0.3, rng, autapses=True)
+    targets = np.concatenate([proj.indices, [0]]).astype(np.int32)
+    G0 = rng.standard_normal(50)
+    for spiking in ([], [0], [31, 32, 33], list(range(96)), list(rng.choice(96, 17, False))):
+        spike = np.zeros(96, bool)
+        spike[spiking] = True
+        expect = G0.copy()
+        for j in spiking:  # np.add.at: repeated targets add repeatedly
+            np.add.at(expect, proj.indices[proj.indptr[j]:proj.indptr[j + 1]], 1.0)
+        got = deliver(jnp.asarray(G0), pack_bits(jnp.asarray(spike)),
+                      jnp.asarray(proj.indptr, jnp.int32), jnp.asarray(targets))
+        np.testing.assert_allclose(np.asarray(got), expect, rtol=0, atol=1e-6)
+
+
+def test_unconnected_coba_runs_without_recurrent_input():
+    net = CobaNetwork(seed=0, n_exc=40, n_inh=10, p=0.0)
+    res = run_network(net, 50.0, record=[0])
+    # I = 20 mV drives V towards -40 mV > V_th: every neuron fires, with identical ISIs
+    assert res.spike_counts.min() > 0
+    first = res.spike_t[res.spike_i == 0]
+    assert np.ptp(np.diff(first)) < 1e-3
 
 
 def test_chunked_run_equals_unchunked_exactly():

@@ -11,7 +11,6 @@ from core.network.connectivity import (
     connectome_projection,
     fixed_probability,
     load_connectome,
-    padded_targets,
 )
 
 
@@ -92,15 +91,13 @@ def test_missing_and_unsupported_files(tmp_path):
         load_connectome(tmp_path / "nolabels.npy")
 
 
-def test_fixed_probability_and_padded_table():
+def test_fixed_probability_rows_are_the_dense_matrix():
     proj = fixed_probability(300, 200, 0.05, np.random.default_rng(2), autapses=False)
     dense = proj.to_dense()
     assert dense.mean() == pytest.approx(0.05, abs=0.005)
     assert np.all(np.diag(dense[:200, :200]) == 0)
-    table = padded_targets(proj, offset=10, dump_start=1000)
     deg = proj.out_degree()
     for i in (0, 5, 299):
-        row = table[i]
-        np.testing.assert_array_equal(np.sort(row[:deg[i]] - 10), np.nonzero(dense[i])[0])
-        np.testing.assert_array_equal(row[deg[i]:], 1000 + np.arange(deg[i], table.shape[1]))
-    assert np.all(table[-1] >= 1000)
+        row = proj.indices[proj.indptr[i]:proj.indptr[i + 1]]
+        assert len(row) == deg[i]
+        np.testing.assert_array_equal(np.sort(row), np.nonzero(dense[i])[0])

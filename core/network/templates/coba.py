@@ -14,22 +14,20 @@ refractory) with the conductances of the previous step, and decay of ge, gi; (3)
 gets +1 (conductances are stored in units of their weight, so each event is an exact +1);
 (5) reset ``V <- V_reset`` and the refractory clock ``<- t_ref``. Spike time is ``k dt``.
 
-Speed (see ``/benchmarks/network.py``): event-driven propagation from a padded target table
-(one row per presynaptic neuron, padding slots pointing at one dump cell per column); all
-neuron state in one flat array ``S = [V slots, ge, gi, dump cells]`` (the refractory clock coded in
-the V slot, see ``REF_CODE``), written by a single fusion (Euler step and decay) and is then the scatter target; spike
-compaction by bit-packing: popcount per 32-neuron word, a 5-step binary search for the k-th set
-bit, and a small fixed buffer of K (~12 for 4000 neurons) spikes per step; steps with more than
-K spikes take an exact overflow branch (``lax.cond``) that processes the rest K at a time.
-Measured on a 2-core Xeon, one XLA thread: ~10.5 us per step (was ~35-50 with K = 64, separate
-V / g arrays and unroll 4); ``unroll = 2`` (4 about the same, 1 and 8 slower).
-On a 2-core AMD EPYC (no AVX-512, 2026-12-01) the same code runs ~20-24 us per step with
-unroll 1-8 all within noise, against ~30 us for Brian2 cpp_standalone on the same core.
+Speed (see ``/benchmarks/network.py``): the state is two flat arrays, the V slots (the refractory
+clock coded in them, see ``REF_CODE``) and ``G = [ge, gi]``. The Euler step is one fusion that
+writes V in place; the decay is a second one that writes G in place (an optimisation barrier
+stops XLA from fusing the decay into every reader of G, which made it copy G each step).
+Spikes are bit-packed (32 neurons per word) and delivered by :func:`deliver`, plain nested loops
+over the set bits and each spiking neuron's CSR row, which XLA's CPU backend compiles into one
+native kernel (its small-while-loop hoisting), so the cost is ~one add per synaptic event: no
+padded rows, no spike buffer, no overflow branch. Measured on a 2-core AMD EPYC (no AVX-512),
+one core, 2026-12-01: ~10-13 us per step, against ~20-24 us for the earlier padded-table
+gather/scatter and ~30 us for Brian2 cpp_standalone on the same core.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import jax
@@ -38,7 +36,7 @@ import numpy as np
 
 from ...errors import ParameterError
 from ...params import ParamSpec
-from ..connectivity import fixed_probability, padded_targets
+from ..connectivity import fixed_probability
 from ..populations import layout
 from ..run import NetworkEngine, pack_bits, padded_size
 
@@ -73,8 +71,6 @@ DEFAULTS = {p.name: p.default for p in PARAMS}
 class CobaStatic:
     n: int  # real neurons
     n_pad: int  # multiple of 32
-    width: int  # padded table width
-    K: int  # spike buffer per step
     n_ref: int
     c_dt_tau: float  # dt / tau_m
     decay_e: float
@@ -90,22 +86,12 @@ class CobaStatic:
     dtype: str
 
 
-def spike_buffer_size(n: int, p_spike_per_step: float = 0.002) -> int:
-    """K: about one sd above the expected spikes per step (~20 Hz at dt = 0.1 ms), a multiple of
-    4. A small buffer is faster: the gather and the scatter cost K rows every step, while the
-    steps with more than K spikes (exact overflow branch) stay a minority (measured: K = 12 for
-    4000 neurons beats K = 16 and 64)."""
-    mu = n * p_spike_per_step
-    return int(max(8, min(1024, 4 * math.ceil((mu + math.sqrt(mu)) / 4))))
-
-
 class CobaNetwork(NetworkEngine):
     """The COBA network (module docstring); ``params`` override :data:`DEFAULTS`."""
 
     template = "coba"
 
-    def __init__(self, seed: int = 0, dtype=jnp.float32, K: int | None = None,
-                 unroll: int = 2, **params):
+    def __init__(self, seed: int = 0, dtype=jnp.float32, unroll: int = 1, **params):
         unknown = set(params) - set(DEFAULTS)
         if unknown:
             raise ParameterError(f"coba has no parameter(s) {', '.join(sorted(unknown))}")
@@ -127,20 +113,14 @@ class CobaNetwork(NetworkEngine):
         n_pad = padded_size(n)
         rng = np.random.default_rng(self.seed)
         self.proj = fixed_probability(n, n, s["p"], rng, autapses=True)
-        deg = self.proj.out_degree()
-        width = int(max(1, deg.max(initial=0)))
-        # E presynaptic rows target ge (offset 0), I rows target gi (offset n_pad)
-        dump = 2 * n_pad
-        tab_e = padded_targets(_rows(self.proj, 0, ne), 0, dump, width, extra_rows=0)
-        tab_i = padded_targets(_rows(self.proj, ne, n), n_pad, dump, width, extra_rows=0)
-        filler = np.broadcast_to(dump + np.arange(width, dtype=np.int32),
-                                 (n_pad - n + 1, width))
-        self.table = np.concatenate([tab_e, tab_i, filler]).astype(np.int32)
+        # one flat target index per synapse into G = [ge, gi]: E rows hit ge, I rows gi (Dale)
+        pre = np.repeat(np.arange(n), self.proj.out_degree())
+        self.targets = (self.proj.indices + np.where(pre >= ne, n_pad, 0)).astype(np.int32)
         self.V0 = (s["V0_mean"] + s["V0_sd"] * rng.standard_normal(n))
         self._dtype = jnp.dtype(dtype)
         dt = self.dt
         self._static = CobaStatic(
-            n=n, n_pad=n_pad, width=width, K=K or spike_buffer_size(n), n_ref=int(round(
+            n=n, n_pad=n_pad, n_ref=int(round(
                 s["t_ref"] / dt)), c_dt_tau=dt / s["tau_m"], decay_e=1.0 - dt / s["tau_e"],
             decay_i=1.0 - dt / s["tau_i"], V_rest=s["V_rest"], V_th=s["V_th"],
             V_reset=s["V_reset"], E_e=s["E_e"], E_i=s["E_i"], w_e=s["w_e"], w_i=s["w_i"],
@@ -153,76 +133,50 @@ class CobaNetwork(NetworkEngine):
     @property
     def params(self) -> dict:
         st = self._static
-        decay = np.concatenate([np.full(st.n_pad, st.decay_e), np.full(st.n_pad, st.decay_i),
-                                np.zeros(st.width)])
-        # the state S is [V, ge, gi, dump]: the table's targets shift by n_pad
-        return {"table": (self.table + st.n_pad).astype(np.int32),
+        decay = np.concatenate([np.full(st.n_pad, st.decay_e), np.full(st.n_pad, st.decay_i)])
+        # one spare entry: a row loop never reads it, but the array is never empty (p = 0)
+        targets = np.concatenate([self.targets, np.zeros(1, np.int32)])
+        return {"indptr": self.proj.indptr.astype(np.int32), "targets": targets,
                 "decay": decay.astype(self._dtype)}
 
     def init_carry(self) -> dict:
         st = self._static
         V = np.full(st.n_pad, st.V_rest)
         V[:st.n] = self.V0
-        S = np.concatenate([V, np.zeros(2 * st.n_pad + st.width)])
-        return {"S": S.astype(self._dtype)}
+        return {"V": V.astype(self._dtype), "G": np.zeros(2 * st.n_pad, self._dtype)}
 
     @staticmethod
     def voltage(static: CobaStatic, carry):
-        return decode_v(static, carry["S"][:static.n_pad])
+        return decode_v(static, carry["V"])
 
     @staticmethod
     def step_fn(st: CobaStatic, params, carry):
         return coba_step(st, params, carry)
 
 
-def _rows(proj, start, stop):
-    from ..connectivity import Projection
+def deliver(G, words, indptr, targets):
+    """``G[targets of every spiking neuron] += 1``, spikes given as packed ``words`` (bit b of
+    word w is neuron 32 w + b) and synapses as CSR (``indptr``, flat ``targets`` into G).
 
-    ptr = proj.indptr[start:stop + 1]
-    return Projection(stop - start, proj.n_post, ptr - ptr[0], proj.indices[ptr[0]:ptr[-1]])
+    Written as plain loops on purpose: XLA's CPU backend compiles this small while-loop nest
+    into a single native kernel, so each synaptic event costs one load and one add."""
 
+    def one_word(w, G):
+        def one_spike(carry):
+            bits, G = carry
+            lowest = bits & (~bits + jnp.uint32(1))
+            j = w * 32 + jax.lax.population_count(lowest - jnp.uint32(1)).astype(jnp.int32)
 
-def _select_bits(words, counts, cum, k, n_words):
-    """Neuron index of the spike of rank ``k`` (vector) among the set bits of ``words``."""
-    wk = jnp.sum((cum[None, :] <= k[:, None]).astype(jnp.int32), axis=1, dtype=jnp.int32)
-    wk = jnp.minimum(wk, n_words - 1)
-    r = k - (cum[wk] - counts[wk])
-    w = words[wk]
-    pos = jnp.zeros_like(r)
-    for s in (16, 8, 4, 2, 1):
-        low = jax.lax.population_count((w >> pos.astype(jnp.uint32))
-                                       & jnp.uint32((1 << s) - 1)).astype(jnp.int32)
-        go = r >= low
-        r = jnp.where(go, r - low, r)
-        pos = jnp.where(go, pos + s, pos)
-    return wk * 32 + pos
+            def one_synapse(c, G):
+                t = targets[c]
+                return jax.lax.dynamic_update_slice(
+                    G, jax.lax.dynamic_slice(G, (t,), (1,)) + 1, (t,))
 
+            return bits ^ lowest, jax.lax.fori_loop(indptr[j], indptr[j + 1], one_synapse, G)
 
-def propagate(S, words, table, K: int, dump_row: int):
-    """S[targets of every spiking neuron] += 1, with spikes given as packed ``words``.
+        return jax.lax.while_loop(lambda c: c[0] != 0, one_spike, (words[w], G))[1]
 
-    The first K spikes (in index order) are always processed; the rare steps with more than K
-    spikes take the overflow branch, which processes the rest K at a time (exact)."""
-    n_words = words.shape[0]
-    counts = jax.lax.population_count(words).astype(jnp.int32)
-    cum = jnp.cumsum(counts, dtype=jnp.int32)
-    total = cum[-1]
-    lanes = jnp.arange(K, dtype=jnp.int32)
-
-    def add_batch(S, b):
-        k = b * K + lanes
-        idx = jnp.where(k < total, _select_bits(words, counts, cum, k, n_words), dump_row)
-        idx = jax.lax.sort(idx)  # materialise the small index buffer before the gather
-        rows = table[idx]
-        return S.at[rows.reshape(-1)].add(jnp.ones((), S.dtype), mode="promise_in_bounds")
-
-    def overflow(S):
-        S, _ = jax.lax.while_loop(lambda c: c[1] * K < total,
-                                  lambda c: (add_batch(c[0], c[1]), c[1] + 1), (S, jnp.int32(1)))
-        return S
-
-    S = add_batch(S, jnp.int32(0))
-    return jax.lax.cond(total > K, overflow, lambda S: S, S)
+    return jax.lax.fori_loop(0, words.shape[0], one_word, G)
 
 
 # A refractory neuron's V slot holds REF_CODE + (steps left) instead of V (which is V_reset all
@@ -238,24 +192,22 @@ def decode_v(st: CobaStatic, s):
 
 
 def coba_step(st: CobaStatic, params, carry):
-    S = carry["S"]
-    n_pad = st.n_pad
-    s, ge, gi = S[:n_pad], S[n_pad:2 * n_pad], S[2 * n_pad:3 * n_pad]
+    s, G = carry["V"], carry["G"]
+    ge, gi = G[:st.n_pad], G[st.n_pad:]
     refractory = s >= REF_CODE
     left = s - (REF_CODE + 1)  # refractory steps left after this step's decrement
     active = ~refractory | (left <= 0)
-    V = jnp.where(refractory, jnp.asarray(st.V_reset, S.dtype), s)
+    V = jnp.where(refractory, jnp.asarray(st.V_reset, s.dtype), s)
     dv = (st.w_e * ge * (st.E_e - V) + st.w_i * gi * (st.E_i - V) - (V - st.V_rest) + st.I
           ) * st.c_dt_tau
     V = V + dv
-    valid = jnp.arange(n_pad) < st.n
+    valid = jnp.arange(st.n_pad) < st.n
     spike = (V > st.V_th) & active & valid
     s = jnp.where(spike, REF_CODE + st.n_ref, jnp.where(active, V, REF_CODE + left))
-    # one flat state (V slots, ge, gi, dump cells), written by one fusion, then the scatter target
-    S = jnp.concatenate([s, S[n_pad:] * params["decay"]])
-    words = pack_bits(S[:n_pad] == REF_CODE + st.n_ref)
-    S = propagate(S, words, params["table"], st.K, n_pad)
-    return {"S": S}, words, decode_v(st, S[:n_pad])
+    G = jax.lax.optimization_barrier(G * params["decay"])
+    words = pack_bits(s == REF_CODE + st.n_ref)
+    G = deliver(G, words, params["indptr"], params["targets"])
+    return {"V": s, "G": G}, words, decode_v(st, s)
 
 
 def build(seed: int = 0, **params) -> CobaNetwork:
