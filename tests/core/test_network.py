@@ -11,9 +11,9 @@ import pytest
 from core.errors import DivergenceError, JobCancelled, ParameterError
 from core.events import SimulationProgress
 from core.network import NetworkResult, SimulateJob, SpikePreview, run_network
-from core.network.templates import TEMPLATES, get_template
 from core.network.connectivity import fixed_probability
 from core.network.run import pack_bits
+from core.network.templates import TEMPLATES, get_template
 from core.network.templates.coba import CobaNetwork, deliver
 
 SMALL = dict(n_exc=160, n_inh=40, p=0.1, w_e=0.3, w_i=3.35)

