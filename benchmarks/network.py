@@ -112,8 +112,7 @@ def child_brian2(duration_s: float, workdir: str) -> dict:
 # ---- orchestration ---------------------------------------------------------------------------
 def _run_child(python: str, args: list[str], cpu: int, timeout: float = 1800) -> dict:
     env = dict(os.environ)
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
-                        "intra_op_parallelism_threads=1").strip()
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     cmd = [python, os.path.abspath(__file__), "--cpu", str(cpu), *args]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     if p.returncode != 0:
