@@ -115,6 +115,17 @@ def test_deliver_adds_one_per_synapse_of_every_spiking_neuron():
         np.testing.assert_allclose(np.asarray(got), expect, rtol=0, atol=1e-6)
 
 
+def test_scatter_delivery_for_accelerators_gives_the_same_spikes(small64):
+    # the GPU path (a plain scatter), checked on this CPU against the reference loop
+    net = CobaNetwork(seed=3, dtype=jnp.float64, delivery="scatter", **SMALL)
+    t_ref, i_ref, _ = coba_reference(small64, 500)
+    res = run_network(net, 50.0)
+    np.testing.assert_array_equal(res.spike_i, i_ref)
+    np.testing.assert_allclose(res.spike_t, t_ref, atol=1e-9)
+    with pytest.raises(ParameterError, match="delivery"):
+        CobaNetwork(delivery="dense")
+
+
 def test_unconnected_coba_runs_without_recurrent_input():
     net = CobaNetwork(seed=0, n_exc=40, n_inh=10, p=0.0)
     res = run_network(net, 50.0, record=[0])

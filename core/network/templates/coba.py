@@ -72,6 +72,7 @@ DEFAULTS = {p.name: p.default for p in PARAMS}
 class CobaStatic:
     n: int  # real neurons
     n_pad: int  # multiple of 32
+    delivery: str  # "loops" (CPU: one native kernel) or "scatter" (accelerators)
     n_ref: int
     c_dt_tau: float  # dt / tau_m
     decay_e: float
@@ -92,7 +93,8 @@ class CobaNetwork(NetworkEngine):
 
     template = "coba"
 
-    def __init__(self, seed: int = 0, dtype=jnp.float32, unroll: int = 1, **params):
+    def __init__(self, seed: int = 0, dtype=jnp.float32, unroll: int = 1,
+                 delivery: str | None = None, **params):
         unknown = set(params) - set(DEFAULTS)
         if unknown:
             raise ParameterError(f"coba has no parameter(s) {', '.join(sorted(unknown))}")
@@ -119,9 +121,15 @@ class CobaNetwork(NetworkEngine):
         self.targets = (self.proj.indices + np.where(pre >= ne, n_pad, 0)).astype(np.int32)
         self.V0 = (s["V0_mean"] + s["V0_sd"] * rng.standard_normal(n))
         self._dtype = jnp.dtype(dtype)
+        # the loop nest is fast only where XLA compiles it into one CPU kernel; on a GPU every
+        # loop iteration would be a kernel launch, so there a plain scatter delivers the events
+        if delivery is None:
+            delivery = "loops" if jax.default_backend() == "cpu" else "scatter"
+        if delivery not in ("loops", "scatter"):
+            raise ParameterError(f"coba delivery must be 'loops' or 'scatter', got {delivery!r}")
         dt = self.dt
         self._static = CobaStatic(
-            n=n, n_pad=n_pad, n_ref=int(round(
+            n=n, n_pad=n_pad, delivery=delivery, n_ref=int(round(
                 s["t_ref"] / dt)), c_dt_tau=dt / s["tau_m"], decay_e=1.0 - dt / s["tau_e"],
             decay_i=1.0 - dt / s["tau_i"], V_rest=s["V_rest"], V_th=s["V_th"],
             V_reset=s["V_reset"], E_e=s["E_e"], E_i=s["E_i"], w_e=s["w_e"], w_i=s["w_i"],
@@ -137,8 +145,12 @@ class CobaNetwork(NetworkEngine):
         decay = np.concatenate([np.full(st.n_pad, st.decay_e), np.full(st.n_pad, st.decay_i)])
         # one spare entry: a row loop never reads it, but the array is never empty (p = 0)
         targets = np.concatenate([self.targets, np.zeros(1, np.int32)])
-        return {"indptr": self.proj.indptr.astype(np.int32), "targets": targets,
-                "decay": decay.astype(self._dtype)}
+        p = {"indptr": self.proj.indptr.astype(np.int32), "targets": targets,
+             "decay": decay.astype(self._dtype)}
+        if st.delivery == "scatter":  # presynaptic neuron of every synapse; the spare one never fires
+            pre = np.repeat(np.arange(st.n), self.proj.out_degree())
+            p["pre"] = np.concatenate([pre, [st.n_pad]]).astype(np.int32)
+        return p
 
     def init_carry(self) -> dict:
         st = self._static
@@ -220,7 +232,11 @@ def coba_step(st: CobaStatic, params, carry):
     s = jnp.where(spike, REF_CODE + st.n_ref, jnp.where(active, V, REF_CODE + left))
     G = jax.lax.optimization_barrier(G * params["decay"])
     words = pack_bits(s == REF_CODE + st.n_ref)
-    G = deliver(G, words, params["indptr"], params["targets"])
+    if st.delivery == "loops":
+        G = deliver(G, words, params["indptr"], params["targets"])
+    else:
+        fired = jnp.append((s == REF_CODE + st.n_ref).astype(G.dtype), 0)
+        G = G.at[params["targets"]].add(fired[params["pre"]], mode="promise_in_bounds")
     return {"V": s, "G": G}, words, decode_v(st, s)
 
 
