@@ -117,8 +117,8 @@ class CobaNetwork(NetworkEngine):
         rng = np.random.default_rng(self.seed)
         self.proj = fixed_probability(n, n, s["p"], rng, autapses=True)
         # one flat target index per synapse into G = [ge, gi]: E rows hit ge, I rows gi (Dale)
-        pre = np.repeat(np.arange(n), self.proj.out_degree())
-        self.targets = (self.proj.indices + np.where(pre >= ne, n_pad, 0)).astype(np.int32)
+        self.pre = np.repeat(np.arange(n), self.proj.out_degree())  # of every synapse
+        self.targets = (self.proj.indices + np.where(self.pre >= ne, n_pad, 0)).astype(np.int32)
         self.V0 = (s["V0_mean"] + s["V0_sd"] * rng.standard_normal(n))
         self._dtype = jnp.dtype(dtype)
         # the loop nest is fast only where XLA compiles it into one CPU kernel; on a GPU every
@@ -147,9 +147,8 @@ class CobaNetwork(NetworkEngine):
         targets = np.concatenate([self.targets, np.zeros(1, np.int32)])
         p = {"indptr": self.proj.indptr.astype(np.int32), "targets": targets,
              "decay": decay.astype(self._dtype)}
-        if st.delivery == "scatter":  # presynaptic neuron of every synapse; the spare one never fires
-            pre = np.repeat(np.arange(st.n), self.proj.out_degree())
-            p["pre"] = np.concatenate([pre, [st.n_pad]]).astype(np.int32)
+        if st.delivery == "scatter":  # the spare synapse's presynaptic slot never fires
+            p["pre"] = np.concatenate([self.pre, [st.n_pad]]).astype(np.int32)
         return p
 
     def init_carry(self) -> dict:
@@ -231,11 +230,12 @@ def coba_step(st: CobaStatic, params, carry):
         spike = spike & (jnp.arange(st.n_pad) < st.n)
     s = jnp.where(spike, REF_CODE + st.n_ref, jnp.where(active, V, REF_CODE + left))
     G = jax.lax.optimization_barrier(G * params["decay"])
-    words = pack_bits(s == REF_CODE + st.n_ref)
+    fired = s == REF_CODE + st.n_ref
+    words = pack_bits(fired)
     if st.delivery == "loops":
         G = deliver(G, words, params["indptr"], params["targets"])
     else:
-        fired = jnp.append((s == REF_CODE + st.n_ref).astype(G.dtype), 0)
+        fired = jnp.append(fired.astype(G.dtype), 0)
         G = G.at[params["targets"]].add(fired[params["pre"]], mode="promise_in_bounds")
     return {"V": s, "G": G}, words, decode_v(st, s)
 
