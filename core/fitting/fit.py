@@ -30,6 +30,10 @@ def run_fit(objective: Objective, method: str, *, seed: int = 0,
     ``budget``: a :class:`Budget`, an evaluation count, or None for the method's default.
     Raises :class:`JobCancelled` only when cancelled before a single evaluation finished."""
     optimizer = get_optimizer(method, **dict(options or {}))
+    if optimizer.gradient and objective.loss_spec.kind == "gamma":
+        raise OptimizerError(f"{method} follows gradients, and the gamma-factor loss has none "
+                             "(it counts coincident spikes); use it with de, twopointsde, pso "
+                             "or bayes, or the default voltage + spike-timing loss")
     if budget is None:
         budget = Budget(evaluations=optimizer.default_evaluations)
     elif isinstance(budget, (int, np.integer)):

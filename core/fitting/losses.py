@@ -35,13 +35,17 @@ Three losses, all on the recording's time base (``V[k]`` is the voltage at ``t_k
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import ParameterError
+
 DEFAULT_DELTA_MS = 4.0
+LOSS_KINDS = ("mse", "gamma")
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,3 +177,32 @@ def spike_train(times_per_sweep, n_samples: int, dt: float, t0: float = 0.0) -> 
         idx = idx[(idx >= 0) & (idx < n_samples)]
         out[idx, j] = 1.0
     return out
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What the optimizers minimise: ``MSE(V) + spike_weight * D_vR^2(tau=vr_tau)`` (``kind``
+    "mse"), or the gamma-factor loss of the spike trains (``kind`` "gamma", seed paper Eq. 3;
+    no gradient, for the black-box methods).
+
+    ``spike_weight`` is in mV^2 per unit of squared van Rossum distance (0: voltage MSE only,
+    the default and what every table reports as "loss"). ``delta`` is the gamma-factor
+    coincidence window (ms) used when reporting."""
+
+    spike_weight: float = 0.0
+    vr_tau: float = 10.0
+    delta: float = DEFAULT_DELTA_MS
+    kind: str = "mse"
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSS_KINDS:
+            raise ParameterError(f"unknown loss {self.kind!r}; known: {', '.join(LOSS_KINDS)}")
+        for name in ("spike_weight", "vr_tau", "delta"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v)) or v < 0 or (
+                    name != "spike_weight" and v == 0):
+                raise ParameterError(f"loss setting {name} must be a positive number, got {v!r}")
+
+    def as_dict(self) -> dict:
+        return {"spike_weight": self.spike_weight, "vr_tau": self.vr_tau, "delta": self.delta,
+                "kind": self.kind}

@@ -34,8 +34,8 @@ from ..integrate import get_solver, simulate_arrays
 from ..models import MODELS, NeuronModel
 from ..surrogate import Surrogate, get_surrogate
 from .losses import (
-    DEFAULT_DELTA_MS,
     GammaResult,
+    LossSpec,
     gamma_factor,
     spike_times_from_train,
     spike_train,
@@ -48,29 +48,6 @@ PENALTY = 1.0e6
 
 #: gradients use forward mode (JVPs) up to this many free parameters, reverse mode above
 FORWARD_MAX_DIM = 8
-
-
-@dataclass(frozen=True)
-class LossSpec:
-    """What the optimizers minimise: ``MSE(V) + spike_weight * D_vR^2(tau=vr_tau)``.
-
-    ``spike_weight`` is in mV^2 per unit of squared van Rossum distance (0: voltage MSE only,
-    the default and what every table reports as "loss"). ``delta`` is the gamma-factor
-    coincidence window (ms) used when reporting."""
-
-    spike_weight: float = 0.0
-    vr_tau: float = 10.0
-    delta: float = DEFAULT_DELTA_MS
-
-    def __post_init__(self) -> None:
-        for name in ("spike_weight", "vr_tau", "delta"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v)) or v < 0 or (
-                    name != "spike_weight" and v == 0):
-                raise ParameterError(f"loss setting {name} must be a positive number, got {v!r}")
-
-    def as_dict(self) -> dict:
-        return {"spike_weight": self.spike_weight, "vr_tau": self.vr_tau, "delta": self.delta}
 
 
 def _model_class(model) -> type[NeuronModel]:
@@ -250,6 +227,7 @@ def _compiled(static: _Static) -> dict[str, Any]:
         "counted_value_and_grad": jax.jit(jax.vmap(counted_value_and_grad, in_axes=(0, None))),
         "value_and_grad": jax.jit(jax.vmap(vg, in_axes=(0, None))),
         "simulate": jax.jit(run),
+        "simulate_batch": jax.jit(jax.vmap(run, in_axes=(0, None))),
         "hessian": jax.jit(jax.hessian(loss)),
         "forced_hessian": jax.jit(jax.hessian(forced_loss)),
         "params": params_of,
@@ -448,9 +426,27 @@ class Objective:
 
     # ---- evaluations ------------------------------------------------------------------------
     def loss_batch(self, Z) -> np.ndarray:
-        """Objective values (K,) for unit-cube points ``Z`` (K, d); diverging sets get PENALTY."""
+        """Objective values (K,) for unit-cube points ``Z`` (K, d); diverging sets get PENALTY.
+        With ``loss.kind == "gamma"`` the values are gamma-factor losses (see
+        :meth:`gamma_loss_batch`)."""
+        if self.loss_spec.kind == "gamma":
+            return self.gamma_loss_batch(Z)
         Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
         return np.asarray(self._fns["loss"](Z, self._consts))
+
+    def gamma_loss_batch(self, Z) -> np.ndarray:
+        """Gamma-factor losses ``1 + 2|r_data - r_model|/r_data - Gamma`` (seed paper Eq. 3) of
+        the rows of ``Z``: one batched simulation, spike matching in NumPy (no gradient)."""
+        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
+        V, S, status = self._fns["simulate_batch"](Z, self._consts)
+        V, S, status = np.asarray(V), np.asarray(S), np.asarray(status)
+        out = np.empty(V.shape[0])
+        for k in range(V.shape[0]):
+            if np.any(status[k] != 0) or not np.all(np.isfinite(V[k])):
+                out[k] = PENALTY
+                continue
+            out[k] = self.gamma(V[k].T, S[k].T).loss
+        return out
 
     def screen_batch(self, Z) -> tuple[np.ndarray, np.ndarray]:
         """(objective values, spike-count mismatch) for the rows of ``Z`` in one simulation."""

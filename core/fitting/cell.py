@@ -1,0 +1,250 @@
+"""The default path from a cell's recordings to a validated model: ``fit_cell``.
+
+1. **Split** the sweeps into a training part and a held-out part (:class:`Split`): by default
+   one step sweep in three is held out; a single long sweep, or repetitions of one frozen
+   stimulus, are split in time (the last 40 % held out, of every repetition).
+2. **Defaults from the data** (:func:`~.starts.data_defaults`): start values, bounds, the free
+   set and the spike-timing weight of the loss.
+3. For integrate-and-fire models a **threshold screen**: with the regression's subthreshold
+   parameters and the recorded spikes' reset, the threshold that best reproduces the training
+   spike trains (gamma-factor loss, one batched simulation over a grid) becomes the start.
+4. **Fit** with the chosen method (:func:`~.fit.run_fit`) on the training part.
+5. **Validate** on the held-out part (:func:`validate`): per sweep the predicted and recorded
+   spike counts, gamma at ±2 and ±4 ms, gamma over the cell's own reliability when the sweeps
+   repeat one stimulus, and the subthreshold RMSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import RecordingError, StimulusMissingError
+from ..models import MODELS
+from .fit import run_fit
+from .losses import LossSpec, gamma_factor, threshold_crossings
+from .objective import Budget, Objective
+from .results import FitResult
+from .starts import DataDefaults, data_defaults
+
+HELD_OUT_FRACTION = 0.4
+SPIKE_THRESHOLD = -20.0
+GAMMA_DELTAS = (2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which sweeps and time windows (ms) are fitted and which are held out."""
+
+    train_sweeps: tuple[int, ...]
+    test_sweeps: tuple[int, ...]
+    train_window: tuple[float | None, float | None] | None = None
+    test_window: tuple[float | None, float | None] | None = None
+    description: str = ""
+
+    def as_dict(self) -> dict:
+        return {"train_sweeps": list(self.train_sweeps), "test_sweeps": list(self.test_sweeps),
+                "train_window": None if self.train_window is None else list(self.train_window),
+                "test_window": None if self.test_window is None else list(self.test_window),
+                "description": self.description}
+
+
+def repeated_stimulus(recording, min_correlation: float = 0.99) -> bool:
+    """Whether every sweep's current is (nearly) the same waveform: repetitions of one frozen
+    stimulus, whose spike trains measure the cell's own reliability."""
+    if recording.n_sweeps < 2 or not recording.has_stimulus:
+        return False
+    lengths = {s.I.size for s in recording.sweeps}
+    if len(lengths) != 1:
+        return False
+    ref = recording.sweeps[0].I
+    if np.std(ref) == 0:
+        return False
+    return all(np.corrcoef(ref, s.I)[0, 1] > min_correlation for s in recording.sweeps[1:])
+
+
+def default_split(recording) -> Split:
+    """One step sweep in three held out (sweeps 2, 5, 8, ...); a single sweep or repetitions of
+    one frozen stimulus: the first 60 % of the first sweep fitted, the last 40 % of every sweep
+    held out."""
+    n = recording.n_sweeps
+    if n >= 3 and not repeated_stimulus(recording):
+        test = tuple(range(2, n, 3))
+        train = tuple(k for k in range(n) if k not in test)
+        return Split(train, test, description="one sweep in three held out")
+    cut = float(recording.sweeps[0].t0 + (1.0 - HELD_OUT_FRACTION) * recording.duration)
+    return Split((0,), tuple(range(n)), (None, cut), (cut, None),
+                 description=f"first {100 * (1 - HELD_OUT_FRACTION):.0f} % of sweep 0 fitted, "
+                             f"last {100 * HELD_OUT_FRACTION:.0f} % of every sweep held out")
+
+
+def reliability(spike_trains: Sequence[np.ndarray], duration: float,
+                delta: float = 4.0) -> float | None:
+    """Mean gamma factor between every ordered pair of repetitions (None for fewer than 2)."""
+    if len(spike_trains) < 2:
+        return None
+    g = [gamma_factor(spike_trains[a], spike_trains[b], duration, delta).gamma
+         for a in range(len(spike_trains)) for b in range(len(spike_trains)) if a != b]
+    return float(np.mean(g))
+
+
+def _stack(recording) -> tuple[np.ndarray, np.ndarray]:
+    if not recording.has_stimulus:
+        raise StimulusMissingError(
+            f"{recording.name}: the injected current is missing, so no model can be fitted; "
+            "open a file that holds it, or name the current file (--current FILE, or File → "
+            "Attach stimulus in the window)")
+    return recording.stacked()
+
+
+def _onset_threshold(V: np.ndarray, spikes, dt: float, slope: float = 10.0) -> float | None:
+    """Median voltage where dV/dt first exceeds ``slope`` mV/ms in the 3 ms before each spike."""
+    out = []
+    n = int(round(3.0 / dt))
+    for v, times in zip(V, spikes):
+        for t in times:
+            k = int(round(t / dt))
+            if k - n < 1:
+                continue
+            d = np.diff(v[k - n:k + 1]) / dt
+            above = np.nonzero(d > slope)[0]
+            if above.size:
+                out.append(v[k - n + above[0]])
+    return float(np.median(out)) if out else None
+
+
+def _threshold_screen(defaults: DataDefaults, V, I, dt, spikes, name: str,
+                      n_grid: int = 24) -> tuple[float, float]:
+    """(best threshold, its gamma loss) over a grid inside the threshold's bounds, the other
+    parameters at their starts; one batched simulation."""
+    lo, hi = defaults.bounds[name]
+    lo = max(lo, defaults.values.get("V_reset", lo - 1.0) + 0.5)
+    fixed = {k: v for k, v in defaults.values.items() if k != name}
+    obj = Objective(defaults.model, V, I, dt, [name], bounds={name: (lo, hi)}, fixed=fixed,
+                    data_spikes=spikes, loss=LossSpec(kind="gamma"))
+    Z = np.linspace(0.0, 1.0, n_grid)[:, None]
+    losses = obj.gamma_loss_batch(Z)
+    k = int(np.argmin(losses))
+    return obj.to_params(Z[k])[name], float(losses[k])
+
+
+@dataclass
+class CellFit:
+    """A fit on the training part and its validation on the held-out part."""
+
+    fit: FitResult
+    defaults: DataDefaults
+    split: Split
+    validation: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"fit": self.fit.summary(), "defaults": self.defaults.as_dict(),
+                "split": self.split.as_dict(), "validation": self.validation,
+                "notes": list(self.notes)}
+
+
+def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Split | None = None,
+             seed: int = 0, budget: Budget | int | None = None, loss_kind: str = "mse",
+             options: Mapping[str, Any] | None = None, report: Callable | None = None,
+             is_cancelled: Callable[[], bool] | None = None, uncertainty: bool = True,
+             free: Sequence[str] | None = None, decimate: int = 1) -> CellFit:
+    """Fit ``model`` to ``recording`` with the data-derived defaults and validate it on the
+    held-out part (see the module docstring). ``free`` overrides the default free set."""
+    if model not in MODELS:
+        raise RecordingError(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
+    split = split or default_split(recording)
+    train = recording.select(split.train_sweeps, split.train_window)
+    V, I = _stack(train)
+    dt = train.dt
+    spikes = [threshold_crossings(v, dt, SPIKE_THRESHOLD) for v in V]
+    defaults = data_defaults(model, V, I, dt, spikes,
+                             v_threshold=_onset_threshold(V, spikes, dt))
+    notes = list(defaults.notes)
+    values = dict(defaults.values)
+    th_name = {"gif": "V_th", "lif": "V_th"}.get(model)
+    if th_name and th_name in defaults.free:
+        v_th, g_loss = _threshold_screen(defaults, V, I, dt, spikes, th_name)
+        values[th_name] = v_th
+        lo, hi = defaults.bounds[th_name]
+        half = max(hi - lo, 8.0) / 2.0
+        defaults = DataDefaults(defaults.model, values, defaults.free,
+                                {**defaults.bounds, th_name: (v_th - half / 2, v_th + half / 2)},
+                                defaults.spike_weight, defaults.stage1, defaults.notes)
+        notes.append(f"threshold screen: {th_name} {v_th:.4g} mV (gamma loss {g_loss:.3g})")
+    free_set = tuple(free) if free else defaults.free
+    bounds = {n: defaults.bounds[n] for n in free_set if n in defaults.bounds}
+    fixed = {k: v for k, v in values.items() if k not in free_set}
+    loss = LossSpec(spike_weight=defaults.spike_weight if loss_kind == "mse" else 0.0,
+                    kind=loss_kind)
+    objective = Objective(model, V, I, dt, free_set, bounds=bounds, fixed=fixed,
+                          data_spikes=spikes, loss=loss, decimate=decimate,
+                          source=recording.provenance.path)
+    opts = dict(options or {})
+    if method == "lbfgsb":
+        opts.setdefault("x0", objective.to_unit({n: values[n] for n in free_set}))
+    fit = run_fit(objective, method, seed=seed, budget=budget, options=opts, report=report,
+                  is_cancelled=is_cancelled, uncertainty=uncertainty)
+    fit.settings["defaults"] = defaults.as_dict()
+    fit.settings["split"] = split.as_dict()
+    validation = validate(fit, recording, split)
+    return CellFit(fit=fit, defaults=defaults, split=split, validation=validation, notes=notes)
+
+
+def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
+    """Scores of ``fit`` on the held-out part of ``recording``: per sweep the spike counts,
+    gamma at ±2 and ±4 ms (over the cell's reliability when the sweeps repeat one stimulus) and
+    the subthreshold RMSE (samples more than 5 ms away from any recorded or predicted spike)."""
+    held = recording.select(split.test_sweeps, split.test_window)
+    V, I = _stack(held)
+    dt = held.dt
+    s = fit.settings
+    obj = Objective(fit.model, V, I, dt, fit.free,
+                    bounds={k: tuple(v) for k, v in s.get("bounds", {}).items()},
+                    fixed={k: v for k, v in fit.params.items() if k not in fit.free},
+                    decimate=int(s.get("decimate", 1)), solver=s.get("solver", "exp_euler"))
+    z = obj.to_unit(fit.fitted)
+    Vm, S, status = obj.simulate(z)
+    model_spikes = obj.model_spike_times(Vm, S)
+    data_spikes = obj.data_spikes
+    duration = Vm.shape[1] * obj.dt
+    repeated = repeated_stimulus(held)
+    rel = {d: reliability(data_spikes, duration, d) for d in GAMMA_DELTAS} if repeated else {}
+    per_sweep = []
+    for k, (m, d) in enumerate(zip(model_spikes, data_spikes)):
+        row = {"sweep": int(held.sweeps[k].number), "n_data": int(np.size(d)),
+               "n_model": int(np.size(m))}
+        for delta in GAMMA_DELTAS:
+            g = gamma_factor(m, d, duration, delta).gamma
+            row[f"gamma_{delta:g}ms"] = g
+            if rel.get(delta):
+                row[f"gamma_{delta:g}ms_over_reliability"] = g / rel[delta]
+        row["subthreshold_rmse_mV"] = _subthreshold_rmse(Vm[k], obj.V[k], m, d, obj.dt)
+        per_sweep.append(row)
+    out: dict[str, Any] = {
+        "recording": held.name, "split": split.as_dict(), "per_sweep": per_sweep,
+        "diverged": bool(np.any(status != 0)),
+        "n_data_spikes": int(sum(r["n_data"] for r in per_sweep)),
+        "n_model_spikes": int(sum(r["n_model"] for r in per_sweep)),
+        "reliability": {f"{d:g}ms": v for d, v in rel.items()} if rel else None}
+    for key in ("gamma_2ms", "gamma_4ms", "gamma_4ms_over_reliability",
+                "gamma_2ms_over_reliability", "subthreshold_rmse_mV"):
+        vals = [r[key] for r in per_sweep if key in r and r[key] is not None]
+        if vals:
+            out[f"mean_{key}"] = float(np.mean(vals))
+    counts_ok = [abs(r["n_model"] - r["n_data"]) <= max(2, 0.2 * r["n_data"]) for r in per_sweep]
+    out["spike_counts_within_20pct"] = f"{sum(counts_ok)}/{len(counts_ok)}"
+    return out
+
+
+def _subthreshold_rmse(v_model, v_data, model_spikes, data_spikes, dt, guard: float = 5.0):
+    keep = np.ones(v_data.size, bool)
+    for t in np.concatenate([np.asarray(model_spikes, float), np.asarray(data_spikes, float)]):
+        k = int(round(t / dt))
+        keep[max(k - int(guard / dt), 0):k + int(2 * guard / dt)] = False
+    if keep.sum() < 10:
+        return None
+    return float(np.sqrt(np.mean((v_model[keep] - v_data[keep]) ** 2)))
