@@ -71,3 +71,21 @@ def test_unknown_model_and_missing_file(rec_path, tmp_path, capsys):
     assert main(["fit", str(rec_path), "--model", "hhx", "--free", "A1"]) == 2
     assert "unknown model" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "none.h5"), str(rec_path)]) == 2
+
+
+def test_fit_without_free_runs_the_data_derived_default_fit_on_a_real_cell(shared_data, capsys):
+    """``brainfit fit FILE --model gif`` (no --free) fits with the defaults derived from the
+    cell and reports held-out validation."""
+    path = shared_data / "real" / "171116sh_0018.abf"
+    code = main(["fit", str(path), "--model", "gif", "--sweeps", "2,5,8,11,14",
+                 "--window", "100:700", "--optimizer", "lbfgsb", "--budget", "30",
+                 "--no-uncertainty", "--quiet", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = out["lbfgsb"][0]
+    assert run["split"]["test_sweeps"] == [2]
+    # passive properties came from the data, not the spec defaults (V_rest -70, R 20)
+    values = run["defaults"]["values"]
+    assert -68.0 < values["V_rest"] < -55.0 and values["R"] > 40.0
+    assert run["validation"]["n_data_spikes"] == sum(r["n_data"] for r in
+                                                     run["validation"]["per_sweep"])

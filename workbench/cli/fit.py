@@ -119,7 +119,9 @@ class _Progress:
 def _add_fit(p) -> None:
     p.add_argument("file", help="recording (ABF, NWB, HDF5, CSV...) with the injected current")
     p.add_argument("--model", required=True, help=f"one of {', '.join(sorted(MODELS))}")
-    p.add_argument("--free", required=True, help="comma-separated parameters to fit")
+    p.add_argument("--free", help="comma-separated parameters to fit (default: the data-derived "
+                   "default fit, staged for integrate-and-fire models, validated on held-out "
+                   "sweeps or time)")
     p.add_argument("--sweeps", help="sweeps to fit jointly, e.g. 0,2-4 (default all)")
     p.add_argument("--window", help="time window START:STOP in ms (default whole sweep)")
     p.add_argument("--optimizer", default="hybrid",
@@ -156,8 +158,10 @@ def _cmd_fit(args) -> int:
                              f"known: {', '.join(OPTIMIZERS)}")
     if args.seeds < 1:
         raise OptimizerError("--seeds must be >= 1")
-    free = [f.strip() for f in args.free.split(",") if f.strip()]
     rec = _open(args.file)
+    if not args.free:
+        return _default_fit(args, rec, methods)
+    free = [f.strip() for f in args.free.split(",") if f.strip()]
     objective = Objective.from_recording(
         rec, args.model, free, sweeps=parse_sweeps(args.sweeps), window=parse_window(args.window),
         bounds=parse_assignments(args.bounds, "bounds"), fixed=parse_assignments(args.set, "set"),
@@ -195,6 +199,41 @@ def _cmd_fit(args) -> int:
                                   "seconds": row["seconds_mean"], "runs": runs,
                                   "parameters": min(runs, key=lambda r: r["loss"])["params"]}
         print(json.dumps(out))
+    return 0
+
+
+def _default_fit(args, rec, methods) -> int:
+    """``brainfit fit FILE --model M`` without ``--free``: the data-derived default fit of
+    :func:`core.fitting.cell.fit_cell`, each method in turn, each validated on held-out data."""
+    from core.fitting.cell import fit_cell
+    from core.fitting.objective import Budget
+
+    if args.sweeps:
+        rec = rec.select(parse_sweeps(args.sweeps), parse_window(args.window))
+    elif args.window:
+        rec = rec.select(None, parse_window(args.window))
+    budget = None
+    if args.budget is not None or args.seconds is not None:
+        budget = Budget(evaluations=args.budget, seconds=args.seconds)
+    progress = _Progress(not args.quiet)
+    out = {}
+    for method in methods:
+        for seed in range(args.seeds):
+            try:
+                cf = fit_cell(rec, args.model, method, seed=seed, budget=budget,
+                              report=progress, uncertainty=not args.no_uncertainty,
+                              decimate=args.decimate)
+            finally:
+                progress.done()
+            f, v = cf.fit, cf.validation
+            print(f"{method:>11} seed {seed}: train loss {f.loss:.4g} mV^2, gamma {f.gamma:.3f}; "
+                  f"held-out ({cf.split.description}): spikes model {v['n_model_spikes']} / "
+                  f"data {v['n_data_spikes']}, gamma(4 ms) {v.get('mean_gamma_4ms', float('nan')):.3f}")
+            if args.out and seed == 0 and method == methods[0]:
+                f.to_hdf5(args.out)
+            out.setdefault(method, []).append(cf.summary())
+    if args.json:
+        print(json.dumps(out, default=float))
     return 0
 
 
