@@ -70,9 +70,16 @@ def check_plausible(recording, units: dict | None = None) -> None:
     """Raise ImplausibleUnitsError when magnitudes do not fit the units the file stated.
 
     ``units`` maps 'time'/'voltage'/'current' to the unit the file claimed, for the message.
+    Bounds that one sample can break (|V| > 1 V, |I| > 100 nA, the sampling interval) are
+    checked per sweep. The "too small" hints are judged over the whole file, because a unit is
+    the file's: one sweep whose current is zero up to float rounding (a 0 pA step, a command
+    rebuilt from epochs) or whose voltage is flat is normal among others, and only a file whose
+    every sweep is tiny (0 < max |I| < I_TINY_NA, or max |V| < 1 mV) gets the unit hint.
     """
     units = units or {}
     path = recording.provenance.path or "recording"
+    v_file = 0.0
+    i_file = 0.0
     for s in recording.sweeps:
         where = f"{path}, sweep {s.number}"
         if not (DT_MIN_MS <= s.dt <= DT_MAX_MS):
@@ -81,22 +88,25 @@ def check_plausible(recording, units: dict | None = None) -> None:
                 f"a recording; is the time unit ({units.get('time', 'as stated')}) right? "
                 "Pass time_unit= (--time-unit) to override")
         vmax = float(np.max(np.abs(s.V)))
+        v_file = max(v_file, vmax)
         if vmax > V_MAX_MV:
             raise ImplausibleUnitsError(
                 f"{where}: voltage reaches {vmax:g} mV, beyond 1 V; the stated voltage unit "
                 f"({units.get('voltage', 'mV')}) is probably wrong (pass voltage_unit=)")
-        if vmax < V_MIN_SPAN_MV:
-            raise ImplausibleUnitsError(
-                f"{where}: voltage never exceeds {vmax:g} mV in magnitude; this looks like volts "
-                f"labelled as {units.get('voltage', 'mV')} (pass voltage_unit='V')")
         if s.I is not None:
             imax = float(np.max(np.abs(s.I)))
+            i_file = max(i_file, imax)
             if imax > I_MAX_NA:
                 raise ImplausibleUnitsError(
                     f"{where}: current reaches {imax:g} nA, beyond 100 nA; the stated current "
                     f"unit ({units.get('current', 'nA')}) is probably wrong (pass current_unit=)")
-            if 0.0 < imax < I_TINY_NA:
-                raise ImplausibleUnitsError(
-                    f"{where}: current never exceeds {imax:g} nA; the stated current unit "
-                    f"({units.get('current', 'nA')}) is probably too large (amperes labelled "
-                    "as pA?); pass current_unit=")
+    every = "every sweep: " if len(recording.sweeps) > 1 else ""
+    if v_file < V_MIN_SPAN_MV:
+        raise ImplausibleUnitsError(
+            f"{path}: {every}voltage never exceeds {v_file:g} mV in magnitude; this looks like "
+            f"volts labelled as {units.get('voltage', 'mV')} (pass voltage_unit='V')")
+    if 0.0 < i_file < I_TINY_NA:
+        raise ImplausibleUnitsError(
+            f"{path}: {every}current never exceeds {i_file:g} nA; the stated current unit "
+            f"({units.get('current', 'nA')}) is probably too large (amperes labelled "
+            "as pA?); pass current_unit=")

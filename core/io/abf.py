@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from ._checks import check_plausible, describe_conversion, factor_for, finite_array
+from ._registry import Reader, register_reader
 from .errors import CorruptFileError, ImplausibleUnitsError, RecordingError, UnitError
 from .recording import Provenance, Recording, Sweep
 
@@ -210,3 +211,11 @@ def _to_recording(abf, path: str, channel, warned: list[str]) -> Recording:
     except ImplausibleUnitsError as exc:
         raise ImplausibleUnitsError(f"{exc} (the ABF header may be damaged)") from None
     return rec
+
+
+def _sniff_abf(head: bytes, path: str) -> bool:
+    return head[:4] in (b"ABF ", b"ABF2")
+
+
+register_reader(Reader("abf", _sniff_abf, read_abf, frozenset({"channel", "stimulus_folder"}),
+                       "ABF (1 and 2)", {".abf": "ABF"}, priority=10))

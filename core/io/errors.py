@@ -11,7 +11,7 @@ from ..errors import RecordingError, StimulusMissingError, UnitError
 
 
 class UnsupportedFormatError(RecordingError):
-    """The file is not one of the formats Brainfit reads (ABF, NWB, HDF5, CSV/TSV/ASC)."""
+    """The file is not one of the formats Brainfit reads (ABF, NWB, HDF5, Igor .ibw, CSV/TSV/ASC)."""
 
 
 class CorruptFileError(RecordingError):
@@ -38,11 +38,21 @@ class TimeUnitRequiredError(UnitRequiredError):
     """The time column does not state its unit: pass ``time_unit=`` (``--time-unit``)."""
 
 
+class MissingPartnerError(RecordingError):
+    """A recording split over two files (Igor waves: voltage and current) lacks its partner file;
+    the message says which names were looked for and to pass ``current=`` (``--current FILE``)."""
+
+
+class IncompatibleFilesError(RecordingError):
+    """Files opened together as one cell do not fit together (different sampling intervals, a
+    stimulus in one and not in another)."""
+
+
 class ImplausibleUnitsError(UnitError):
     """Values are implausible for the unit the file claims (volts labelled as mV, ...)."""
 
 
-__all__ = ["CorruptFileError", "EmptySweepError", "ImplausibleUnitsError", "LengthMismatchError",
-           "NonFiniteSamplesError", "RecordingError", "StimulusMissingError",
-           "TimeUnitRequiredError", "UnitError", "UnitRequiredError",
+__all__ = ["CorruptFileError", "EmptySweepError", "ImplausibleUnitsError", "IncompatibleFilesError",
+           "LengthMismatchError", "MissingPartnerError", "NonFiniteSamplesError", "RecordingError",
+           "StimulusMissingError", "TimeUnitRequiredError", "UnitError", "UnitRequiredError",
            "UnsupportedFormatError"]

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from ..errors import RecordingError
+from ._registry import Reader, register_reader
 from .recording import Provenance, Recording, Sweep
 
 LAYOUT = "brainfit-recording"
@@ -273,3 +274,44 @@ class _open_h5:
         except Exception:  # closing a damaged file can fail too; nothing left to save
             pass
         return False
+
+
+# --- the one HDF5 entry of the reader registry: Brainfit layout, NWB 2 or plain datasets -------
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def read_hdf5(path, group: str | None = None, electrode: str | None = None,
+              time_unit: str | None = None, voltage_unit: str | None = None,
+              current_unit: str | None = None) -> Recording:
+    """Any HDF5 recording: Brainfit's layout (``group``), NWB 2 (``electrode``) or plain datasets
+    (``time_unit``, ``voltage_unit``, ``current_unit``)."""
+    from .errors import CorruptFileError
+    from .nwb import is_nwb, read_nwb
+
+    path = str(path)
+    with _open_h5(path) as f:
+        try:
+            g = group or "recording"
+            brainfit = g in f and is_brainfit_group(f[g])
+            nwb = not brainfit and is_nwb(f)
+        except Exception as exc:  # damaged root group or attributes
+            raise CorruptFileError(f"{path}: damaged HDF5 file ({type(exc).__name__}: "
+                                   f"{exc})") from None
+        if brainfit:
+            return read_brainfit_hdf5(f, g, path)
+        if nwb:
+            return read_nwb(f, path, electrode=electrode)
+        return read_plain_hdf5(f, path, time_unit=time_unit, voltage_unit=voltage_unit,
+                               current_unit=current_unit)
+
+
+def _sniff_hdf5(head: bytes, path: str) -> bool:
+    return any(head[k:k + 8] == HDF5_SIGNATURE for k in (0, 512, 1024, 2048))
+
+
+register_reader(Reader(
+    "hdf5", _sniff_hdf5, read_hdf5,
+    frozenset({"group", "electrode", "time_unit", "voltage_unit", "current_unit"}),
+    "NWB 2, HDF5 (Brainfit or plain t/I/V datasets)",
+    {".nwb": "NWB (HDF5)", ".h5": "HDF5", ".hdf5": "HDF5", ".hdf": "HDF5"}, priority=20))

@@ -26,7 +26,7 @@ class Provenance:
     conversions: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     stimulus: str = ""  # where the injected current came from; "" when it is missing
-
+    files: tuple[str, ...] = ()  # every file read into this recording (open_cell, Igor pairs)
 
     def with_note(self, note: str) -> Provenance:
         return dataclasses.replace(self, notes=self.notes + (note,))

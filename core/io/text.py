@@ -34,6 +34,7 @@ from ._checks import (
     factor_for,
     finite_array,
 )
+from ._registry import Reader, register_reader
 from .errors import (
     CorruptFileError,
     EmptySweepError,
@@ -224,6 +225,17 @@ def read_text(path, time_unit: str | None = None, voltage_unit: str | None = Non
                     delim = d2
     if not numbered:
         raise EmptySweepError(f"{path}: header but no data rows")
+    if unit_lines:
+        ncol = len(unit_lines)
+    else:
+        ncol = len(columns) if columns is not None else len(header or [])
+    cut_note = None
+    if ncol and not text.endswith(("\n", "\r")) and numbered[-1][0] == len(lines):
+        cut_note = _cut_last_line(numbered, delim, ncol)
+        if cut_note:
+            numbered.pop()
+            if not numbered:
+                raise EmptySweepError(f"{path}: its only data line {cut_note}")
 
     specs: list[tuple[str | None, str | None, int | None]]
     if unit_lines:
@@ -248,9 +260,65 @@ def read_text(path, time_unit: str | None = None, voltage_unit: str | None = Non
             f"or current column (read {names[:6]}); supported text: a header such as "
             "'t (ms), I (pA), V (mV)'")
     data = _parse_numbers(numbered, delim, len(names), path)
-    return _assemble(path, names, specs, data, time_unit, voltage_unit, current_unit,
-                     "ASC (unit lines)" if unit_lines else
-                     {",": "CSV", "\t": "TSV", ";": "CSV (;)", None: "text table"}[delim])
+    rec = _assemble(path, names, specs, data, time_unit, voltage_unit, current_unit,
+                    "ASC (unit lines)" if unit_lines else
+                    {",": "CSV", "\t": "TSV", ";": "CSV (;)", None: "text table"}[delim])
+    if cut_note:
+        rec = Recording(rec.sweeps, rec.provenance.with_note(cut_note))
+    return rec
+
+
+_CHECKED_LINES = 200  # lines before the last one whose number format the last line is held to
+
+
+def _token_shape(tok: str) -> tuple[int, int, int | None]:
+    """(decimals, significant digits, exponent digits or None) of a number as written."""
+    t = tok.strip().lstrip("+-")
+    mant, _, exp = t.lower().partition("e")
+    whole, _, frac = mant.partition(".")
+    sig = (whole + frac).lstrip("0")
+    return len(frac), len(sig) if sig else 1, (len(exp.lstrip("+-")) if "e" in t.lower() else None)
+
+
+def _cut_last_line(numbered: list, delim: str | None, ncol: int) -> str | None:
+    """A note when the last data line of a file without a final newline looks cut off.
+
+    The line is suspect when it has fewer values than the columns (or an empty last value), or
+    when its last value is written with fewer decimals, fewer significant digits or a shorter
+    exponent than every one of the previous lines writes in that column (so a file whose
+    writer trims digits, ``%g``, is held only to its own shortest numbers). A complete last
+    line, written like the others, is kept.
+    """
+    lineno, ln = numbered[-1]
+    cells = _split(ln, delim)
+    if delim is not None and len(cells) == ncol + 1 and cells[-1] == "":
+        cells = cells[:-1]
+    what = None
+    if len(cells) < ncol or (cells and cells[-1] == ""):
+        n = len([c for c in cells if c])
+        what = f"has {n} of {ncol} values"
+    elif len(cells) == ncol and _is_number(cells[-1]) and len(numbered) >= 6:
+        prev, floats = [], False
+        for _, pl in numbered[-1 - _CHECKED_LINES:-1]:
+            pc = _split(pl, delim)
+            if len(pc) >= ncol and _is_number(pc[ncol - 1]):
+                prev.append(_token_shape(pc[ncol - 1]))
+                floats = floats or any(ch in pc[ncol - 1] for ch in ".eE")
+        if len(prev) >= 5:
+            dec, sig, exp = _token_shape(cells[-1])
+            min_dec = min(p[0] for p in prev)
+            # integer columns (a step current in pA that ends on the last line) are held
+            # to nothing: their digit count changes with the value
+            min_sig = min(p[1] for p in prev) if floats else 0
+            exps = [p[2] for p in prev]
+            short_exp = all(e is not None for e in exps) and (exp is None or exp < min(exps))
+            if dec < min_dec or sig < min_sig or short_exp:
+                what = (f"ends in {cells[-1]!r}, written shorter than the {len(prev)} lines "
+                        "before it")
+    if what is None:
+        return None
+    return (f"last line {lineno} ({ln[:60]!r}) looks cut off (no final newline; it {what}); "
+            "dropped")
 
 
 def _parse_numbers(numbered, delim, ncol: int, path: str) -> np.ndarray:
@@ -403,3 +471,12 @@ def _uniform_dt(t: np.ndarray, where: str) -> tuple[float, float]:
             f"{where}: time is not evenly sampled (step {d[k]:g} at sample {k + 1}, expected "
             f"{dt:g}); resample the file or split it into sweeps")
     return float((t[-1] - t[0]) / (t.size - 1)), float(t[0])
+
+
+def _sniff_text(head: bytes, path: str) -> bool:
+    return b"\x00" not in head
+
+
+register_reader(Reader("text", _sniff_text, read_text,
+                       frozenset({"time_unit", "voltage_unit", "current_unit", "columns"}),
+                       "CSV/TSV/ASC text", priority=100, fallback=True))

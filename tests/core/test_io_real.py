@@ -140,12 +140,21 @@ def test_byte_flipped_abf_never_crashes(shared_data, tmp_path, name):
 def test_truncated_and_flipped_asc(shared_data, tmp_path, name):
     data = (shared_data / "real" / ASC_DIR / name).read_bytes()
     full = open_recording(shared_data / "real" / ASC_DIR / name)
-    # cut right after the first tab of a data line: that row has too few values
+    # cut right after the first tab of a data line: the file ends inside that row, which has
+    # too few values; it is dropped with a note, every complete row before it kept
     for line_no in (10, 2000, 4000):
         start = sum(len(x) + 1 for x in data.split(b"\n")[:line_no])
         cut = data.index(b"\t", start) + 1
-        with pytest.raises(LengthMismatchError, match=f"line {line_no + 1}"):
-            open_recording(_damaged(tmp_path, data[:cut], ".asc"))
+        rec = open_recording(_damaged(tmp_path, data[:cut], ".asc"))
+        assert any(f"last line {line_no + 1}" in n and "cut off" in n and "dropped" in n
+                   for n in rec.provenance.notes)
+        assert rec.sweeps[0].V.size == line_no - 3  # three unit lines
+        np.testing.assert_array_equal(rec.sweeps[0].V, full.sweeps[0].V[:line_no - 3])
+    # the same short row followed by a newline is not a truncation: a clear error
+    start = sum(len(x) + 1 for x in data.split(b"\n")[:2000])
+    cut = data.index(b"\t", start) + 1
+    with pytest.raises(LengthMismatchError, match="line 2001"):
+        open_recording(_damaged(tmp_path, data[:cut] + b"\n", ".asc"))
     # cut at a line end: a shorter but valid trace
     cut = data.index(b"\n", len(data) // 2) + 1
     rec = open_recording(_damaged(tmp_path, data[:cut], ".asc"))
