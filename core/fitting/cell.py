@@ -63,7 +63,10 @@ def repeated_stimulus(recording, min_correlation: float = 0.99) -> bool:
     ref = recording.sweeps[0].I
     if np.std(ref) == 0:
         return False
-    return all(np.corrcoef(ref, s.I)[0, 1] > min_correlation for s in recording.sweeps[1:])
+    # the same shape is not enough (step sweeps of different amplitudes correlate perfectly):
+    # the same size too
+    return all(np.corrcoef(ref, s.I)[0, 1] > min_correlation
+               and abs(np.std(s.I) / np.std(ref) - 1.0) < 0.05 for s in recording.sweeps[1:])
 
 
 def default_split(recording) -> Split:

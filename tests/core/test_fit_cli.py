@@ -89,3 +89,14 @@ def test_fit_without_free_runs_the_data_derived_default_fit_on_a_real_cell(share
     assert -68.0 < values["V_rest"] < -55.0 and values["R"] > 40.0
     assert run["validation"]["n_data_spikes"] == sum(r["n_data"] for r in
                                                      run["validation"]["per_sweep"])
+
+
+def test_fit_several_files_as_one_cell(shared_data, capsys):
+    """Two INCF step files (one sweep per file) fitted jointly as one cell."""
+    folder = shared_data / "real" / "incf2007_challengeB_C140201C"
+    files = [str(folder / f"traceascii_C140201C_IDRest_{k}.asc") for k in (102, 103, 104)]
+    code = main(["fit", *files, "--model", "lif", "--optimizer", "lbfgsb", "--budget", "20",
+                 "--window", "500:1500", "--no-uncertainty", "--quiet", "--json"])
+    assert code == 0
+    run = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["lbfgsb"][0]
+    assert run["split"]["train_sweeps"] == [0, 1] and run["split"]["test_sweeps"] == [2]

@@ -78,11 +78,19 @@ def parse_assignments(items, what: str) -> dict:
     return out
 
 
-def _open(path):
+def _open(path, current=None):
+    from core.io import open_cell
     from core.io.open import open_recording
 
     try:
-        return open_recording(path)
+        if isinstance(path, (list, tuple)):
+            if len(path) == 1:
+                return open_recording(path[0], current=current)
+            if current:
+                raise RecordingError("--current names one current file; with several "
+                                     "recordings, give each its own current in the files")
+            return open_cell(path)
+        return open_recording(path, current=current)
     except BrainfitError:
         raise
     except OSError as exc:
@@ -117,7 +125,10 @@ class _Progress:
 
 # --------------------------------------------------------------------------------------------
 def _add_fit(p) -> None:
-    p.add_argument("file", help="recording (ABF, NWB, HDF5, CSV...) with the injected current")
+    p.add_argument("file", nargs="+", help="recording(s) (ABF, NWB, HDF5, Igor .ibw, CSV...) "
+                   "with the injected current; several files are one cell, fitted jointly")
+    p.add_argument("--current", help="file holding the injected current (when the recording "
+                   "lacks it, or an Igor voltage wave has no partner)")
     p.add_argument("--model", required=True, help=f"one of {', '.join(sorted(MODELS))}")
     p.add_argument("--free", help="comma-separated parameters to fit (default: the data-derived "
                    "default fit, staged for integrate-and-fire models, validated on held-out "
@@ -158,7 +169,7 @@ def _cmd_fit(args) -> int:
                              f"known: {', '.join(OPTIMIZERS)}")
     if args.seeds < 1:
         raise OptimizerError("--seeds must be >= 1")
-    rec = _open(args.file)
+    rec = _open(args.file, args.current)
     if not args.free:
         return _default_fit(args, rec, methods)
     free = [f.strip() for f in args.free.split(",") if f.strip()]
