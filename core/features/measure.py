@@ -14,6 +14,7 @@ Units: mV, ms, nA, MOhm, nF (MOhm * nA = mV; ms / MOhm = nF).
 from __future__ import annotations
 
 import dataclasses
+import warnings as _warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,7 +163,7 @@ def _passive_steps(rec, stims, spikes):
                  "time_constant"],
         {"interp_step": float(rec.dt), "voltage_base_start_perc": 0.5})
     out = []
-    for (k, p0, sg), f, tr in zip(chosen, feats, traces):
+    for (k, _p0, sg), f, tr in zip(chosen, feats, traces):
         dv = f["voltage_deflection_vb_ssse"]
         tc = f["time_constant"]
         out.append({"sweep": k, "dI": sg.level,
@@ -192,8 +193,10 @@ def _fit_onset_tau(tr: dict) -> float | None:
     iext = max(iext, 10)
     x, y = T[i0:i0 + iext] - T[i0], seg[:iext]
     try:
-        p, _ = curve_fit(lambda x, vi, a, tau: vi + a * np.exp(-x / tau), x, y,
-                         p0=(y[-1], y[0] - y[-1], max(x[-1] / 3, dt)), maxfev=2000)
+        with np.errstate(all="ignore"), _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            p, _ = curve_fit(lambda x, vi, a, tau: vi + a * np.exp(-x / tau), x, y,
+                             p0=(y[-1], y[0] - y[-1], max(x[-1] / 3, dt)), maxfev=2000)
     except Exception:  # noqa: BLE001 - a failed fit is simply no value
         return None
     return float(p[2]) if np.isfinite(p[2]) and p[2] > 0 else None
@@ -208,10 +211,14 @@ def _regression(rec, stims, spikes, spike_threshold, v_threshold):
             continue
         near = _near_spikes(s.t, spikes[k], QUIET_BEFORE, REGRESSION_AFTER)
         ok = ~near[1:-1] & (s.V[1:-1] < vmax) & ~near[2:] & ~near[:-2]
+        # the central difference is the mean slope over [t_k-1, t_k+1]: pair it with the
+        # trapezoidal means of V and I over the same interval (no lag, no noise correlation)
         dv = (s.V[2:] - s.V[:-2]) / (2 * s.dt)
+        vm = 0.25 * (s.V[:-2] + 2 * s.V[1:-1] + s.V[2:])
+        im = 0.25 * (s.I[:-2] + 2 * s.I[1:-1] + s.I[2:])
         rows_dv.append(dv[ok])
-        rows_v.append(s.V[1:-1][ok])
-        rows_i.append(s.I[1:-1][ok])
+        rows_v.append(vm[ok])
+        rows_i.append(im[ok])
         used.append(k)
     if not used:
         return None
@@ -383,12 +390,12 @@ def measure_cell(recording, *, spike_threshold: float = -20.0) -> CellMeasuremen
             dV = np.array([p["dV"] for p in good])
             tol = max(st.tol for st in stims)
             distinct = np.unique(np.round(dI / tol)).size
-            if distinct >= 2:
+            if distinct >= 3:
                 r_in = float(np.polyfit(dI, dV, 1)[0])
                 fit = "slope of a linear fit of dV on dI"
             else:
                 r_in = float(np.sum(dV * dI) / np.sum(dI * dI))
-                fit = "dV / dI"
+                fit = "least-squares dV / dI through the origin"
             ks = sorted({p["sweep"] for p in good})
             methods["r_in"] = (f"eFEL voltage_deflection_vb_ssse (steady state minus voltage base) "
                                f"of {len(good)} {which} steps, {fit} "
@@ -414,7 +421,7 @@ def measure_cell(recording, *, spike_threshold: float = -20.0) -> CellMeasuremen
             warnings.append("too few subthreshold samples for the passive regression")
         else:
             tau_m, r_in = reg["tau"], reg["R"]
-            txt = (f"regression of dV/dt (central difference) on V and I, tau dV/dt = -(V - E) + "
+            txt = (f"regression of dV/dt (central difference) on V and I (trapezoidal means), tau dV/dt = -(V - E) + "
                    f"R I, {reg['n']:.2g} subthreshold samples (>{REGRESSION_AFTER:g} ms after "
                    f"spikes) of sweeps {_sweeps_str(reg['sweeps'])}")
             methods["r_in"] = txt
@@ -465,7 +472,7 @@ def measure_cell(recording, *, spike_threshold: float = -20.0) -> CellMeasuremen
         methods["reliability"] = (f"mean gamma factor between every ordered pair of the "
                                   f"{len(sweeps)} repetitions over {sweeps[0].duration:g} ms")
 
-    for name, val, lo, hi, unit, what in (("v_rest", v_rest, -120.0, -20.0, "mV", "resting potential"),
+    for _name, val, lo, hi, unit, what in (("v_rest", v_rest, -120.0, -20.0, "mV", "resting potential"),
                                            ("v_threshold", v_thr, -80.0, 0.0, "mV", "spike threshold")):
         if val is not None and not lo <= val <= hi:
             warnings.append(f"{what} {val:.3g} {unit} is outside {lo:g}..{hi:g} {unit}: check "

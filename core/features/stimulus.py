@@ -168,7 +168,7 @@ def analyse_stimulus(currents: list[np.ndarray], dt: float) -> list[SweepStimulu
         min_ep = max(1, int(round(MIN_EPOCH_MS / dt)))
         windows = [(a, b) for a, b in _runs(varying) if b - a >= min_ep]
     out = []
-    for k, st in enumerate(sts):
+    for st in sts:
         if st.kind == "fluctuating":
             out.append(st)
             continue
