@@ -85,6 +85,9 @@ class FitResult:
     loss_at_truth: float | None = None
     param_error: dict[str, float] | None = None
     stderr: dict[str, float] = field(default_factory=dict)
+    # what the Hessian cannot tell (``Uncertainty.notes``): parameters with no effect on the
+    # data, trade-offs, directions of negative curvature; their stderr is NaN
+    identifiability: list[str] = field(default_factory=list)
     correlation: np.ndarray | None = None
     history: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     settings: dict[str, Any] = field(default_factory=dict)
@@ -98,7 +101,8 @@ class FitResult:
             "evaluations": self.evaluations, "seconds": self.seconds,
             "compile_seconds": self.compile_seconds, "params": self.fitted,
             "loss_at_truth": self.loss_at_truth, "param_error": self.param_error,
-            "stderr": self.stderr, "cancelled": self.cancelled, "stop_reason": self.stop_reason})
+            "stderr": self.stderr, "identifiability": self.identifiability,
+            "cancelled": self.cancelled, "stop_reason": self.stop_reason})
 
     # ---- HDF5 -------------------------------------------------------------------------------
     def to_hdf5(self, target, group: str = "fit") -> None:
