@@ -87,10 +87,11 @@ def finish_result(objective: Objective, tracker: Tracker, *, method: str, seed: 
     fitted = objective.to_params(z)
     stderr: dict[str, float] = {}
     corr = None
+    notes: list[str] = []
     if uncertainty:
         try:
             u = hessian_uncertainty(objective, z, ev["loss"])
-            stderr, corr = u.stderr_dict(), u.correlation
+            stderr, corr, notes = u.stderr_dict(), u.correlation, list(u.notes)
         except Exception as exc:  # noqa: BLE001 - uncertainty is a bonus, never lose the fit
             message = f"{message}; uncertainty failed: {exc}"
     param_error = None
@@ -107,5 +108,6 @@ def finish_result(objective: Objective, tracker: Tracker, *, method: str, seed: 
         start_loss=float(tracker.start_loss if tracker.start_loss is not None else np.nan),
         stop_reason=stop_reason, message=message, cancelled=cancelled,
         loss_at_truth=objective.loss_at_truth(), param_error=param_error, stderr=stderr,
+        identifiability=notes,
         correlation=corr, history=np.asarray(tracker.history, float).reshape(-1, 3),
         settings={**objective.settings(), **settings})
