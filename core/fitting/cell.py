@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import RecordingError, StimulusMissingError
+from ..features import reliability
 from ..models import MODELS
 from .fit import run_fit
 from .losses import LossSpec, gamma_factor, threshold_crossings
@@ -82,16 +83,6 @@ def default_split(recording) -> Split:
     return Split((0,), tuple(range(n)), (None, cut), (cut, None),
                  description=f"first {100 * (1 - HELD_OUT_FRACTION):.0f} % of sweep 0 fitted, "
                              f"last {100 * HELD_OUT_FRACTION:.0f} % of every sweep held out")
-
-
-def reliability(spike_trains: Sequence[np.ndarray], duration: float,
-                delta: float = 4.0) -> float | None:
-    """Mean gamma factor between every ordered pair of repetitions (None for fewer than 2)."""
-    if len(spike_trains) < 2:
-        return None
-    g = [gamma_factor(spike_trains[a], spike_trains[b], duration, delta).gamma
-         for a in range(len(spike_trains)) for b in range(len(spike_trains)) if a != b]
-    return float(np.mean(g))
 
 
 def _stack(recording) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +206,8 @@ def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
     data_spikes = obj.data_spikes
     duration = Vm.shape[1] * obj.dt
     repeated = repeated_stimulus(held)
-    rel = {d: reliability(data_spikes, duration, d) for d in GAMMA_DELTAS} if repeated else {}
+    measured = reliability(data_spikes, duration, GAMMA_DELTAS) if repeated else {}
+    rel = {d: measured.get(f"gamma_{d:g}ms") for d in GAMMA_DELTAS} if measured else {}
     per_sweep = []
     for k, (m, d) in enumerate(zip(model_spikes, data_spikes)):
         row = {"sweep": int(held.sweeps[k].number), "n_data": int(np.size(d)),
