@@ -1,0 +1,1 @@
+"""Training: BPTT, online rules and feed-forward spiking stacks (import the submodules)."""
