@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import h5py
 from core import __version__
 from core.errors import BrainfitError, RecordingError
 from core.io import read_brainfit_hdf5, write_recording
+from core.io.atomic import h5_target
 
 from .session import FitSettings, ParameterSetting, Session
 
@@ -51,29 +51,21 @@ def _session_dict(session: Session) -> dict:
 
 def save_project(session: Session, path: str | os.PathLike) -> None:
     """Write atomically (temp file + rename) so a crash never leaves a half-written project."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(suffix=".h5", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["layout"] = LAYOUT
-            f.attrs["layout_version"] = LAYOUT_VERSION
-            f.attrs["versions"] = json.dumps(versions())
-            f.attrs["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            f.attrs["session"] = json.dumps(_session_dict(session))
-            if session.recording is not None:
-                write_recording(session.recording, f, "recording")
-            results = f.create_group("results")
-            for k, fit in enumerate(session.results):
-                fit.to_hdf5(results, f"fit_{k:04d}")
-            if session.comparison is not None:
-                session.comparison.to_hdf5(f, "comparison")
-            if session.network is not None:
-                session.network.save(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with h5_target(Path(path)) as f:
+        f.attrs["layout"] = LAYOUT
+        f.attrs["layout_version"] = LAYOUT_VERSION
+        f.attrs["versions"] = json.dumps(versions())
+        f.attrs["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        f.attrs["session"] = json.dumps(_session_dict(session))
+        if session.recording is not None:
+            write_recording(session.recording, f, "recording")
+        results = f.create_group("results")
+        for k, fit in enumerate(session.results):
+            fit.to_hdf5(results, f"fit_{k:04d}")
+        if session.comparison is not None:
+            session.comparison.to_hdf5(f, "comparison")
+        if session.network is not None:
+            session.network.save(f)
 
 
 def load_project(path: str | os.PathLike) -> Session:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import JobCancelled
 from ..events import Event
+from ..io.atomic import atomic_open, h5_target
 from ..jobs import IsCancelled, Report
 from .objective import Objective
 from .results import FitResult
@@ -57,14 +58,13 @@ class Prediction:
         if path.lower().endswith(".csv"):
             cols = [self.t] + [c for k in range(self.V.shape[0]) for c in (self.V_data[k], self.V[k])]
             head = "t_ms," + ",".join(f"V_data_{s}_mV,V_model_{s}_mV" for s in self.sweeps)
-            np.savetxt(path, np.column_stack(cols), delimiter=",", header=head, comments="")
-            with open(path[:-4] + "_spikes.json", "w") as fh:
+            with atomic_open(path, "w") as fh:
+                np.savetxt(fh, np.column_stack(cols), delimiter=",", header=head, comments="")
+            with atomic_open(path[:-4] + "_spikes.json", "w") as fh:
                 json.dump({"sweeps": self.sweeps, "model": [m.tolist() for m in self.model_spikes],
                            "data": [d.tolist() for d in self.data_spikes]}, fh)
             return
-        import h5py
-
-        with h5py.File(path, "w") as f:
+        with h5_target(path) as f:
             g = f.create_group("prediction")
             g.attrs["dt_ms"] = float(self.t[1] - self.t[0]) if self.t.size > 1 else 0.0
             g.attrs["recording"] = self.recording_name

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from ..errors import RecordingError
+from ..io.atomic import atomic_open, h5_target, is_path
 
 FIT_LAYOUT = "brainfit-fit"
 COMPARISON_LAYOUT = "brainfit-comparison"
@@ -106,8 +107,9 @@ class FitResult:
 
     # ---- HDF5 -------------------------------------------------------------------------------
     def to_hdf5(self, target, group: str = "fit") -> None:
-        if isinstance(target, (str, bytes)) or hasattr(target, "__fspath__"):
-            with h5py.File(target, "w") as f:
+        """Write into ``target``: a path (a new file, written atomically) or an open group."""
+        if is_path(target):
+            with h5_target(target) as f:
                 self.to_hdf5(f, group)
             return
         g = target.create_group(group)
@@ -121,9 +123,9 @@ class FitResult:
 
     @classmethod
     def from_hdf5(cls, source, group: str = "fit") -> FitResult:
-        if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
+        if is_path(source):
             try:
-                with h5py.File(source, "r") as f:
+                with h5_target(source, "r") as f:
                     return cls.from_hdf5(f, group)
             except OSError as exc:
                 raise RecordingError(f"{source}: not a readable HDF5 file ({exc})") from None
@@ -212,13 +214,14 @@ class ComparisonResult:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in TABLE_COLUMNS})
         text = buf.getvalue()
         if target is not None:
-            with open(target, "w", newline="") as fh:
+            with atomic_open(target, "w", newline="") as fh:
                 fh.write(text)
         return text
 
     def to_hdf5(self, target, group: str = "comparison") -> None:
-        if isinstance(target, (str, bytes)) or hasattr(target, "__fspath__"):
-            with h5py.File(target, "w") as f:
+        """Write into ``target``: a path (a new file, written atomically) or an open group."""
+        if is_path(target):
+            with h5_target(target) as f:
                 self.to_hdf5(f, group)
             return
         g = target.create_group(group)
@@ -238,8 +241,8 @@ class ComparisonResult:
 
     @classmethod
     def from_hdf5(cls, source, group: str = "comparison") -> ComparisonResult:
-        if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
-            with h5py.File(source, "r") as f:
+        if is_path(source):
+            with h5_target(source, "r") as f:
                 return cls.from_hdf5(f, group)
         if group not in source or source[group].attrs.get("layout") != COMPARISON_LAYOUT:
             raise RecordingError(f"no Brainfit comparison at '/{group}'")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import RecordingError
 from ._registry import Reader, register_reader
+from .atomic import h5_target, is_path
 from .recording import Provenance, Recording, Sweep
 
 LAYOUT = "brainfit-recording"
@@ -25,9 +26,10 @@ LAYOUT_VERSION = 1
 
 
 def write_recording(recording: Recording, target, group: str = "recording") -> None:
-    """Write ``recording`` into ``target`` (a path or an open ``h5py.Group``)."""
-    if isinstance(target, (str, bytes)) or hasattr(target, "__fspath__"):
-        with h5py.File(target, "w") as f:
+    """Write ``recording`` into ``target`` (a path, written atomically, or an open
+    ``h5py.Group``)."""
+    if is_path(target):
+        with h5_target(target) as f:
             write_recording(recording, f, group)
         return
     g = target.create_group(group)

@@ -38,6 +38,7 @@ import numpy as np
 from .. import __version__
 from ..errors import DivergenceError, JobCancelled, ParameterError
 from ..events import SimulationProgress
+from ..io.atomic import AtomicFile
 from ..jobs import IsCancelled, Report, ignore_events, never_cancelled
 from .populations import Population, mean_rates, population_of
 
@@ -248,9 +249,13 @@ class NetworkResult:
             raise ParameterError("this result's spikes live only in its HDF5 file "
                                  f"{self.path!r}; copy that file instead")
         w = H5NetworkWriter(path, _meta(self), self.trace_indices, self.dt)
-        w.append(self.spike_t, self.spike_i, self.traces)
-        w.finish(self.spike_counts, self.duration_ms, self.elapsed_s, self.compile_s,
-                 complete=self.complete, status="ok")
+        try:
+            w.append(self.spike_t, self.spike_i, self.traces)
+            w.finish(self.spike_counts, self.duration_ms, self.elapsed_s, self.compile_s,
+                     complete=self.complete, status="ok")
+        except BaseException:
+            w.discard()
+            raise
 
     @classmethod
     def load(cls, path) -> NetworkResult:
@@ -298,9 +303,16 @@ class H5NetworkWriter:
     def __init__(self, path, meta: dict, trace_indices, dt: float):
         import h5py
 
-        # an open h5py.Group: write into its "network" subgroup and leave the file open
+        # a path: a temporary file beside it that replaces it in finish() (atomic: an interrupted
+        # run leaves the previous file intact); an open h5py.Group: write into its "network"
+        # subgroup and leave the file open
         self.owns_file = not isinstance(path, h5py.Group)
-        self.file = h5py.File(path, "w") if self.owns_file else path.file
+        self._atomic = AtomicFile(path) if self.owns_file else None
+        try:
+            self.file = h5py.File(self._atomic.tmp, "w") if self.owns_file else path.file
+        except BaseException:
+            self.discard()
+            raise
         parent = self.file if self.owns_file else path
         if not self.owns_file and "network" in parent:
             del parent["network"]
@@ -352,6 +364,14 @@ class H5NetworkWriter:
                        complete=complete, status=status)
         if self.owns_file:
             self.file.close()
+            self._atomic.commit()
+
+    def discard(self) -> None:
+        """Give up a file this writer owns: the temporary file goes, the old file stays."""
+        if self._atomic is not None:
+            if getattr(self, "file", None) is not None:
+                self.file.close()
+            self._atomic.discard()
 
 
 def _jsonable(x):
