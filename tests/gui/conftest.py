@@ -1,10 +1,11 @@
-"""GUI fixtures: a main window that must not leak threads or top-level windows."""
+"""GUI fixtures: one engine worker per test module, and a main window that must not leak
+threads (daemon or not), processes, windows or jobs."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+
+from tests.leaks import Snapshot, assert_no_leaks
 
 
 def _quiet_close(window) -> None:
@@ -12,13 +13,24 @@ def _quiet_close(window) -> None:
     window.session.dirty = False  # no "save changes?" prompt in tests
 
 
-@pytest.fixture
-def make_workbench(qtbot, tmp_path):
-    from PyQt6.QtWidgets import QApplication
+@pytest.fixture(scope="module", autouse=True)
+def engine():
+    """The worker process every window of this module shares (spawning one costs seconds)."""
+    from core.engine import LocalEngine
+    from workbench.runner import close_engine, set_default_engine
 
+    eng = LocalEngine()
+    old = set_default_engine(eng)
+    yield eng
+    set_default_engine(old)
+    close_engine(eng)
+
+
+@pytest.fixture
+def make_workbench(qtbot, tmp_path, engine):
     from workbench.main_window import MainWindow
 
-    before_threads = set(threading.enumerate())
+    before = Snapshot.take()
     windows = []
 
     def make(**kwargs):
@@ -34,10 +46,10 @@ def make_workbench(qtbot, tmp_path):
 
     yield make
     for window in windows:
-        window.runner.shutdown(30000)
+        assert window.runner.shutdown(30000), f"a job of {window!r} did not end"
         window.session.dirty = False  # no "save changes?" prompt in tests
         window.close()
-    QApplication.processEvents()
-    leaked = [t for t in threading.enumerate() if t not in before_threads and t.is_alive()
-              and not t.daemon]
-    assert not leaked, f"threads leaked: {leaked}"
+        window.deleteLater()
+    windows.clear()
+    assert not engine.busy, f"jobs left in the engine: {engine.current}"
+    assert_no_leaks(before, allowed_children=(engine.worker_pid,))
