@@ -58,8 +58,8 @@ RESETS = ("subtract", "zero")
 READOUTS = ("leaky", "count")
 
 __all__ = [
-    "FeedForwardSNN", "LIFLayer", "LayerFirstRefused", "MODES", "lif_scan", "lif_step",
-    "readout_weights",
+    "FeedForwardSNN", "LIFLayer", "LayerFirstRefused", "MODES", "auto_time_chunk", "lif_scan",
+    "lif_step", "readout_weights",
 ]
 
 
@@ -183,6 +183,15 @@ def _lif_scan_bwd(layer, beta, surrogate, saved, cts):
 
 
 lif_scan.defvjp(_lif_scan_fwd, _lif_scan_bwd)
+
+
+AUTO_BLOCK_ELEMENTS = 1 << 19  # ~2 MiB of float32 per layer block: stays in a CPU's L2/L3
+
+
+def auto_time_chunk(T: int, batch: int, width: int) -> int:
+    """Block length for ``time_chunk="auto"``: the most steps whose ``(steps * batch, width)``
+    block of currents holds at most :data:`AUTO_BLOCK_ELEMENTS` values (at least 1, at most T)."""
+    return max(1, min(int(T), AUTO_BLOCK_ELEMENTS // max(1, int(batch) * int(width))))
 
 
 def readout_weights(T: int, beta: float, dtype) -> Array:
@@ -335,7 +344,7 @@ class FeedForwardSNN:
         """Logits (batch, n_out) for input ``x`` (T, batch, n_in) (spikes or currents).
 
         ``mode`` "layer_first" or "step_first"; ``time_chunk`` (layer_first only) runs the window
-        in blocks of that many steps. ``return_spikes=True`` also returns the list of every
+        in blocks of that many steps ("auto": :func:`auto_time_chunk` of the widest layer). ``return_spikes=True`` also returns the list of every
         spiking layer's spikes, each (T, batch, n).
         """
         self.check_input(x)
@@ -347,7 +356,11 @@ class FeedForwardSNN:
             logits, spikes = self._step_first(params, x)
         else:
             T = x.shape[0]
-            chunk = T if time_chunk is None else max(1, min(int(time_chunk), T))
+            if time_chunk == "auto":
+                widths = [self.n_in, *(lyr.n for lyr in self.spiking_layers)]
+                chunk = auto_time_chunk(T, x.shape[1], max(widths))
+            else:
+                chunk = T if time_chunk is None else max(1, min(int(time_chunk), T))
             logits, spikes = self._layer_first(params, x, modes, chunk)
         return (logits, spikes) if return_spikes else logits
 
