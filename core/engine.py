@@ -51,6 +51,8 @@ from .events import Event, FitProgress, SimulationProgress
 CANCEL_GRACE_S = 2.0
 #: at most one batch of events per this many seconds (50 Hz)
 EVENT_INTERVAL_S = 0.02
+#: how much lower the worker's priority is than the window's (``BRAINFIT_WORKER_NICE`` overrides)
+WORKER_NICE = 5
 #: modules the worker imports before it says it is ready
 WARM_MODULES = ("jax", "core.fitting", "core.integrate", "nevergrad", "skopt")
 
@@ -458,18 +460,24 @@ def _describe_exit(code: int | None) -> str:
 class LocalEngine(_EngineBase):
     """One persistent worker process (see the module docstring).
 
-    ``nice``: how much lower the worker's priority is (0: the same). ``warm``: modules the worker
+    ``nice``: how much lower the worker's priority is (0: the same; None: ``WORKER_NICE`` or the
+    environment's ``BRAINFIT_WORKER_NICE``). ``warm``: modules the worker
     imports before it is ready. ``start=False`` spawns the worker at the first submit.
     Not thread-safe: submit, poll and cancel from one thread.
     """
 
-    def __init__(self, *, nice: int = 5, event_interval: float = EVENT_INTERVAL_S,
+    def __init__(self, *, nice: int | None = None, event_interval: float = EVENT_INTERVAL_S,
                  cancel_grace: float = CANCEL_GRACE_S, warm: tuple[str, ...] = WARM_MODULES,
                  start: bool = True):
         super().__init__()
         import multiprocessing
 
         self._ctx = multiprocessing.get_context("spawn")
+        if nice is None:
+            try:
+                nice = int(os.environ.get("BRAINFIT_WORKER_NICE", WORKER_NICE))
+            except ValueError:
+                nice = WORKER_NICE
         self.nice = nice
         self.event_interval = event_interval
         self.cancel_grace = cancel_grace
@@ -725,11 +733,11 @@ class LocalEngine(_EngineBase):
             deadline = time.monotonic() + timeout
             while h is self._current and self._conn is not None and time.monotonic() < deadline:
                 self.poll(0.05)
-        if self._conn is not None:
+        if self._conn is not None and self._ready:  # a worker still importing is just killed
             with contextlib.suppress(OSError):
                 self._conn.send_bytes(pickle.dumps(("stop", 0, None)))
             if self._proc is not None:
-                self._proc.join(min(timeout, 2.0))
+                self._proc.join(min(timeout, 0.5))
         self._stop_worker(kill=True)
         h, self._current = self._current, None
         if h is not None:

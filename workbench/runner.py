@@ -276,11 +276,11 @@ class JobRunner(QObject):
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel this runner's jobs (dropped ones too) and wait for them; True if all ended.
         The runner accepts no jobs afterwards; the shared engine stays for other runners."""
+        self._closed = True  # what the last signals trigger (a pending preview) is refused
         for rjob in self._jobs[1:] + self._detached + self._jobs[:1]:
             rjob.cancel()
         ok = self._wait_for(lambda: not self._jobs and not self._detached, timeout_ms)
         if ok:
-            self._closed = True
             self.engine.remove_restart_callback(self._on_restart)
         return ok
 
