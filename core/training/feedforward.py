@@ -231,7 +231,10 @@ class FeedForwardSNN:
         if self.readout not in READOUTS:
             raise ParameterError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         if isinstance(self.surrogate, str):
-            object.__setattr__(self, "surrogate", get_surrogate(self.surrogate))
+            try:
+                object.__setattr__(self, "surrogate", get_surrogate(self.surrogate))
+            except ValueError as exc:
+                raise ParameterError(str(exc)) from None
         if not isinstance(self.surrogate, Surrogate):
             raise ParameterError(f"surrogate must be a name or a Surrogate, not {self.surrogate!r}")
         object.__setattr__(self, "layers", tuple(self.layers))

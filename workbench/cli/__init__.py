@@ -61,7 +61,8 @@ def _load_plugins() -> None:
     """Import the modules that register sub-commands (kept lazy: JAX-heavy imports only on use)."""
     import importlib
 
-    for module in ("workbench.cli.info", "workbench.cli.fit", "workbench.cli.simulate"):
+    for module in ("workbench.cli.info", "workbench.cli.fit", "workbench.cli.simulate",
+                   "workbench.cli.train"):
         importlib.import_module(module)
 
 
