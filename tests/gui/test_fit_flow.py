@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
+from tests.leaks import Snapshot, new_threads
 from workbench.project import load_project
 from workbench.resources import example_recording_path
 
@@ -65,7 +65,7 @@ def test_cancel_two_optimizers_keeps_best_so_far_without_leaks(make_workbench, q
     window = make_workbench()
     _setup_gif_fit(window, ("de", "pso"), 5000)
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
-    threads_before = threading.active_count()
+    before = Snapshot.take(with_windows=False)
     assert window.fits.start()
     qtbot.waitUntil(lambda: window.convergence.n_points() >= 3, timeout=120000)
     with qtbot.waitSignal(window.runner.cancelled, timeout=30000) as cancelled:
@@ -76,7 +76,11 @@ def test_cancel_two_optimizers_keeps_best_so_far_without_leaks(make_workbench, q
     assert partial is not None and partial.fits, "best-so-far result must be kept"
     assert all(np.isfinite(f.loss) for f in partial.fits)
     assert window.optimizer_panel.run_button.isEnabled()
-    qtbot.waitUntil(lambda: threading.active_count() <= threads_before, timeout=10000)
+    # threads by identity, daemon ones included (every thread here is a daemon). A count was
+    # wrong both ways: with psutil installed, a job's QThread left a threading._DummyThread
+    # entry that never goes away (the old test timed out on it), and a leak could hide behind
+    # a thread that ended. Jobs now run in the worker process: the fit starts no thread here.
+    qtbot.waitUntil(lambda: not new_threads(before), timeout=10000)
 
 
 def test_invalid_parameter_input_is_refused(make_workbench, qtbot):
