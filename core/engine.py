@@ -485,6 +485,7 @@ class LocalEngine(_EngineBase):
         self._cancel_flag = self._ctx.RawValue("q", -1)
         self._proc = None
         self._conn = None
+        self._dying: list = []  # killed workers not reaped yet
         self._ready = False
         self._spawned_at = 0.0
         self._cancel_deadline: float | None = None
@@ -517,25 +518,39 @@ class LocalEngine(_EngineBase):
         self._proc, self._conn, self._ready = proc, parent, False
         self.generation += 1
 
-    def _stop_worker(self, kill: bool) -> int | None:
+    def _stop_worker(self, kill: bool, wait: float = 0.05) -> int | None:
+        """Stop the worker; returns its exit code, or None while it is still on its way out
+        (it is then reaped by a later poll: the caller's thread never waits long for it)."""
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
         self._ready = False
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
         if proc is None:
             return None
         if kill and proc.is_alive():
             proc.kill()
-        proc.join(2.0)
-        if proc.is_alive():  # pragma: no cover - SIGKILL not delivered yet
-            proc.kill()
-            proc.join(2.0)
+        proc.join(wait)
         code = proc.exitcode
+        if code is None:
+            self._dying.append(proc)
+            return None
         with contextlib.suppress(Exception):
             proc.close()
-        if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.close()
         return code
+
+    def _reap(self, wait: float = 0.0) -> None:
+        deadline = time.monotonic() + wait
+        for proc in list(self._dying):
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.exitcode is None and wait > 0:
+                proc.kill()
+                proc.join(1.0)
+            if proc.exitcode is not None:
+                self._dying.remove(proc)
+                with contextlib.suppress(Exception):
+                    proc.close()
 
     def _replace_worker(self, why: str, kill: bool) -> None:
         """Stop the worker (killing it if asked), fail its job with ``why`` and start a new one."""
@@ -660,6 +675,8 @@ class LocalEngine(_EngineBase):
             self._replace_worker("", kill=True)
             happened = True
         self._dispatch_next()
+        if self._dying:
+            self._reap()
         self._drain_wake()
         return self._run_deferred() or happened
 
@@ -738,7 +755,8 @@ class LocalEngine(_EngineBase):
                 self._conn.send_bytes(pickle.dumps(("stop", 0, None)))
             if self._proc is not None:
                 self._proc.join(min(timeout, 0.5))
-        self._stop_worker(kill=True)
+        self._stop_worker(kill=True, wait=1.0)
+        self._reap(wait=2.0)
         h, self._current = self._current, None
         if h is not None:
             h._set_done(CANCELLED, None, "the engine was closed")
@@ -756,6 +774,8 @@ class LocalEngine(_EngineBase):
         with contextlib.suppress(Exception):
             if not self.closed and self._proc is not None:
                 self._proc.kill()
+            for proc in self._dying:
+                proc.kill()
 
 
 # --------------------------------------------------------------------------------------------
