@@ -6,7 +6,7 @@ intrinsic reliability), with a warning for every value that was implausible (and
 and a note of how each value was obtained.
 """
 
-from .measure import CellMeasurements, measure_cell
+from .measure import CellMeasurements, measure_cell, repeated_stimulus
 from .reliability import reliability
 
-__all__ = ["CellMeasurements", "measure_cell", "reliability"]
+__all__ = ["CellMeasurements", "measure_cell", "reliability", "repeated_stimulus"]

@@ -138,7 +138,7 @@ def _passive_steps(rec, stims, spikes):
         if st.kind != "steps":
             continue
         for j, sg in enumerate(st.segments):
-            if j == 0 or abs(sg.level) <= st.tol or sg not in st.epochs:
+            if j == 0 or abs(sg.level) <= st.tol:  # a prepulse repeated in every sweep counts
                 continue
             pre = st.segments[j - 1]
             if abs(pre.level) > st.tol or (pre.i1 - pre.i0) * s.dt < 20.0:
@@ -274,6 +274,16 @@ def _check(name, value, lo, hi, unit, what, warnings, methods):
 
 
 # --------------------------------------------------------------------------------------------
+def repeated_stimulus(recording) -> bool:
+    """Whether the sweeps repeat one frozen stimulus (same waveform and size), so that their
+    spike trains measure the cell's own reliability."""
+    if recording.n_sweeps < 2 or not recording.has_stimulus or len(
+            {s.dt for s in recording.sweeps}) != 1:
+        return False
+    return _is_repetition(recording, analyse_stimulus([s.I for s in recording.sweeps],
+                                                      recording.dt))
+
+
 def measure_cell(recording, *, spike_threshold: float = -20.0) -> CellMeasurements:
     """Measure ``recording`` (a :class:`core.io.Recording`). Spikes are upward crossings of
     ``spike_threshold`` mV (the same spikes the fitting code uses)."""

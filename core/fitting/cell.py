@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +24,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import RecordingError, StimulusMissingError
-from ..features import reliability
+from ..features import measure_cell, reliability, repeated_stimulus
 from ..models import MODELS
 from .fit import run_fit
 from .losses import LossSpec, gamma_factor, threshold_crossings
 from .objective import Budget, Objective
+from .optimizers import get_optimizer
 from .results import FitResult
 from .starts import DataDefaults, data_defaults
 
@@ -51,23 +53,6 @@ class Split:
                 "train_window": None if self.train_window is None else list(self.train_window),
                 "test_window": None if self.test_window is None else list(self.test_window),
                 "description": self.description}
-
-
-def repeated_stimulus(recording, min_correlation: float = 0.99) -> bool:
-    """Whether every sweep's current is (nearly) the same waveform: repetitions of one frozen
-    stimulus, whose spike trains measure the cell's own reliability."""
-    if recording.n_sweeps < 2 or not recording.has_stimulus:
-        return False
-    lengths = {s.I.size for s in recording.sweeps}
-    if len(lengths) != 1:
-        return False
-    ref = recording.sweeps[0].I
-    if np.std(ref) == 0:
-        return False
-    # the same shape is not enough (step sweeps of different amplitudes correlate perfectly):
-    # the same size too
-    return all(np.corrcoef(ref, s.I)[0, 1] > min_correlation
-               and abs(np.std(s.I) / np.std(ref) - 1.0) < 0.05 for s in recording.sweeps[1:])
 
 
 def default_split(recording) -> Split:
@@ -94,35 +79,59 @@ def _stack(recording) -> tuple[np.ndarray, np.ndarray]:
     return recording.stacked()
 
 
-def _onset_threshold(V: np.ndarray, spikes, dt: float, slope: float = 10.0) -> float | None:
-    """Median voltage where dV/dt first exceeds ``slope`` mV/ms in the 3 ms before each spike."""
-    out = []
-    n = int(round(3.0 / dt))
-    for v, times in zip(V, spikes):
-        for t in times:
-            k = int(round(t / dt))
-            if k - n < 1:
-                continue
-            d = np.diff(v[k - n:k + 1]) / dt
-            above = np.nonzero(d > slope)[0]
-            if above.size:
-                out.append(v[k - n + above[0]])
-    return float(np.median(out)) if out else None
-
-
 def _threshold_screen(defaults: DataDefaults, V, I, dt, spikes, name: str,
-                      n_grid: int = 24) -> tuple[float, float]:
-    """(best threshold, its gamma loss) over a grid inside the threshold's bounds, the other
-    parameters at their starts; one batched simulation."""
-    lo, hi = defaults.bounds[name]
-    lo = max(lo, defaults.values.get("V_reset", lo - 1.0) + 0.5)
-    fixed = {k: v for k, v in defaults.values.items() if k != name}
-    obj = Objective(defaults.model, V, I, dt, [name], bounds={name: (lo, hi)}, fixed=fixed,
+                      n_grid: int = 32) -> tuple[dict[str, float], float]:
+    """({threshold, reset}, gamma loss) of the best threshold on a grid from just above rest to
+    the threshold's upper bound, the other parameters at their starts; one batched simulation.
+    Where the grid goes below the measured reset the reset moves with it (2 mV under the
+    threshold): a cell whose membrane, extrapolated linearly from small steps, never reaches
+    its measured onset needs a lower effective threshold and reset."""
+    values = defaults.values
+    v_rest = values.get("V_rest", values.get("EL", -70.0))
+    hi = defaults.bounds[name][1]
+    lo = min(defaults.bounds[name][0], v_rest + 2.0)
+    thresholds = np.linspace(lo, hi, n_grid)
+    resets = np.minimum(values["V_reset"], thresholds - 2.0)
+    free = [name, "V_reset"]
+    bounds = {name: (lo, hi), "V_reset": (float(resets.min()) - 1.0, float(resets.max()) + 1.0)}
+    fixed = {k: v for k, v in values.items() if k not in free}
+    obj = Objective(defaults.model, V, I, dt, free, bounds=bounds, fixed=fixed,
                     data_spikes=spikes, loss=LossSpec(kind="gamma"))
-    Z = np.linspace(0.0, 1.0, n_grid)[:, None]
+    Z = np.array([obj.to_unit({name: a, "V_reset": b}) for a, b in zip(thresholds, resets)])
     losses = obj.gamma_loss_batch(Z)
     k = int(np.argmin(losses))
-    return obj.to_params(Z[k])[name], float(losses[k])
+    return {name: float(thresholds[k]), "V_reset": float(resets[k])}, float(losses[k])
+
+
+def cell_defaults(train, model: str, measurements=None) -> DataDefaults:
+    """``model``'s data-derived defaults on the recording part ``train`` (what a default fit
+    starts from and what the window shows as "from data"): :func:`~.starts.data_defaults` with
+    the part's measurements, then, for integrate-and-fire models on spiking data, the threshold
+    screen (the measured onset threshold is where a real spike's upstroke starts, not the
+    voltage a leaky integrator must reach)."""
+    V, I = _stack(train)
+    dt = train.dt
+    spikes = [threshold_crossings(v, dt, SPIKE_THRESHOLD) for v in V]
+    if measurements is None:
+        measurements = measure_cell(train, spike_threshold=SPIKE_THRESHOLD)
+    defaults = data_defaults(model, V, I, dt, spikes, measurements=measurements)
+    th_name = {"gif": "V_th", "lif": "V_th"}.get(model)
+    if not (th_name and th_name in defaults.free):
+        return defaults
+    best, g_loss = _threshold_screen(defaults, V, I, dt, spikes, th_name)
+    v_th = best[th_name]
+    lo, hi = defaults.bounds[th_name]
+    quarter = max(hi - lo, 8.0) / 4.0
+    bounds = {**defaults.bounds, th_name: (v_th - quarter, v_th + quarter)}
+    if "V_reset" in bounds:
+        r_lo, r_hi = bounds["V_reset"]
+        bounds["V_reset"] = (min(r_lo, best["V_reset"] - 1.0), min(r_hi, v_th - 0.5))
+    note = (f"threshold screen: {th_name} {v_th:.4g} mV (gamma loss {g_loss:.3g}; the measured "
+            f"onset is {defaults.values[th_name]:.4g} mV)")
+    if best["V_reset"] != defaults.values["V_reset"]:
+        note += f", reset lowered to {best['V_reset']:.4g} mV to stay below it"
+    return dataclasses.replace(defaults, values={**defaults.values, **best}, bounds=bounds,
+                               notes=defaults.notes + (note,))
 
 
 @dataclass
@@ -142,12 +151,15 @@ class CellFit:
 
 
 def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Split | None = None,
-             seed: int = 0, budget: Budget | int | None = None, loss_kind: str = "mse",
+             seed: int = 0, budget: Budget | int | None = None, loss_kind: str = "auto",
              options: Mapping[str, Any] | None = None, report: Callable | None = None,
              is_cancelled: Callable[[], bool] | None = None, uncertainty: bool = True,
              free: Sequence[str] | None = None, decimate: int = 1) -> CellFit:
     """Fit ``model`` to ``recording`` with the data-derived defaults and validate it on the
-    held-out part (see the module docstring). ``free`` overrides the default free set."""
+    held-out part (see the module docstring). ``free`` overrides the default free set.
+    ``loss_kind``: "mse" (voltage MSE plus the data-scaled spike-timing term), "gamma" (the
+    seed paper's Eq. 3, black-box methods only) or "auto": gamma for black-box methods when the
+    training data spike (it scores what validation scores), mse otherwise."""
     if model not in MODELS:
         raise RecordingError(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     split = split or default_split(recording)
@@ -155,20 +167,13 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
     V, I = _stack(train)
     dt = train.dt
     spikes = [threshold_crossings(v, dt, SPIKE_THRESHOLD) for v in V]
-    defaults = data_defaults(model, V, I, dt, spikes,
-                             v_threshold=_onset_threshold(V, spikes, dt))
+    defaults = cell_defaults(train, model)
     notes = list(defaults.notes)
     values = dict(defaults.values)
-    th_name = {"gif": "V_th", "lif": "V_th"}.get(model)
-    if th_name and th_name in defaults.free:
-        v_th, g_loss = _threshold_screen(defaults, V, I, dt, spikes, th_name)
-        values[th_name] = v_th
-        lo, hi = defaults.bounds[th_name]
-        half = max(hi - lo, 8.0) / 2.0
-        defaults = DataDefaults(defaults.model, values, defaults.free,
-                                {**defaults.bounds, th_name: (v_th - half / 2, v_th + half / 2)},
-                                defaults.spike_weight, defaults.stage1, defaults.notes)
-        notes.append(f"threshold screen: {th_name} {v_th:.4g} mV (gamma loss {g_loss:.3g})")
+    if loss_kind == "auto":
+        gradient = get_optimizer(method).gradient
+        loss_kind = "gamma" if any(np.size(s) for s in spikes) and not gradient else "mse"
+        notes.append(f"loss: {'gamma factor (Eq. 3)' if loss_kind == 'gamma' else 'voltage MSE + spike-timing term'}")
     free_set = tuple(free) if free else defaults.free
     bounds = {n: defaults.bounds[n] for n in free_set if n in defaults.bounds}
     fixed = {k: v for k, v in values.items() if k not in free_set}
@@ -184,7 +189,12 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
                   is_cancelled=is_cancelled, uncertainty=uncertainty)
     fit.settings["defaults"] = defaults.as_dict()
     fit.settings["split"] = split.as_dict()
-    validation = validate(fit, recording, split)
+    if split.test_sweeps:
+        validation = validate(fit, recording, split)
+    else:
+        validation = {"skipped": "nothing is held out of this recording: validate the fit on "
+                                 "another one (brainfit predict, or Fit → Validate best fit on…)"}
+        notes.append(validation["skipped"])
     return CellFit(fit=fit, defaults=defaults, split=split, validation=validation, notes=notes)
 
 
@@ -213,9 +223,10 @@ def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
         row = {"sweep": int(held.sweeps[k].number), "n_data": int(np.size(d)),
                "n_model": int(np.size(m))}
         for delta in GAMMA_DELTAS:
-            g = gamma_factor(m, d, duration, delta).gamma
+            # a sweep where the cell does not spike has no timing to score (its count does)
+            g = gamma_factor(m, d, duration, delta).gamma if np.size(d) else None
             row[f"gamma_{delta:g}ms"] = g
-            if rel.get(delta):
+            if rel.get(delta) and g is not None:
                 row[f"gamma_{delta:g}ms_over_reliability"] = g / rel[delta]
         row["subthreshold_rmse_mV"] = _subthreshold_rmse(Vm[k], obj.V[k], m, d, obj.dt)
         per_sweep.append(row)
@@ -230,6 +241,10 @@ def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
         vals = [r[key] for r in per_sweep if key in r and r[key] is not None]
         if vals:
             out[f"mean_{key}"] = float(np.mean(vals))
+    if out["n_data_spikes"] == 0:
+        out["warning"] = ("the held-out part holds no spikes, so spike timing is not validated "
+                          "(only false spikes and the subthreshold RMSE are); hold out a sweep "
+                          "where the cell spikes")
     counts_ok = [abs(r["n_model"] - r["n_data"]) <= max(2, 0.2 * r["n_data"]) for r in per_sweep]
     out["spike_counts_within_20pct"] = f"{sum(counts_ok)}/{len(counts_ok)}"
     return out

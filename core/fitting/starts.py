@@ -63,6 +63,16 @@ class DataDefaults:
                     "excluded_ms": list(self.stage1.excluded_ms)}}
 
 
+    @classmethod
+    def from_dict(cls, d: dict) -> DataDefaults:
+        """Inverse of :meth:`as_dict` (the regression's details stay in the dict, not rebuilt)."""
+        return cls(model=d["model"], values={k: float(v) for k, v in d["values"].items()},
+                   free=tuple(d["free"]),
+                   bounds={k: (float(a), float(b)) for k, (a, b) in d["bounds"].items()},
+                   spike_weight=float(d["spike_weight"]), stage1=None,
+                   notes=tuple(d.get("notes", ())))
+
+
 def auto_spike_weight(V: np.ndarray, spike_times, dt: float) -> float:
     """Weight (mV^2) of the van Rossum term scaled to the data: an unmatched spike costs 1/2 in
     the van Rossum distance per sweep and, in the voltage MSE, the energy of its action
@@ -93,19 +103,40 @@ def _mv(value: float, half_width: float) -> tuple[float, float]:
     return (value - half_width, value + half_width)
 
 
+def measured_passive(measurements) -> dict[str, float] | None:
+    """The membrane measured from step deflections (``core.features.measure_cell``), when the
+    protocol is steps and the values are plausible; None otherwise (the regression decides)."""
+    m = measurements
+    if m is None or getattr(m, "stimulus_kind", "") != "steps":
+        return None
+    values = {"tau": m.tau_m, "R": m.r_in, "V_rest": m.v_rest}
+    if any(v is None or not math.isfinite(v) for v in values.values()):
+        return None
+    if not (1.0 < values["R"] < 5000.0 and 1.0 < values["tau"] < 500.0):
+        return None
+    return {k: float(v) for k, v in values.items()}
+
+
 def data_defaults(model: str, V, I, dt: float, spike_times, *,
-                  v_threshold: float | None = None) -> DataDefaults:
+                  v_threshold: float | None = None, measurements=None) -> DataDefaults:
     """Start values, bounds and free set of ``model`` for sweeps ``V``, ``I`` (mV, nA) whose
     spikes are ``spike_times`` (ms per sweep). ``v_threshold``: the measured spike threshold
-    (dV/dt criterion), if known."""
+    (dV/dt criterion), if known; ``measurements``: the cell's
+    :class:`~core.features.CellMeasurements` (for step protocols their membrane, measured from
+    the deflections, replaces the regression's, which steps constrain poorly)."""
     if model not in MODELS:
         raise ParameterError(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     spiking = any(np.size(s) for s in spike_times)
-    stage1 = fit_subthreshold(V, I, dt, spike_times, "gif" if model == "gif" else "lif")
+    passive = measured_passive(measurements)
+    if v_threshold is None and measurements is not None and measurements.v_threshold is not None:
+        v_threshold = float(measurements.v_threshold)
+    stage1 = fit_subthreshold(V, I, dt, spike_times, "gif" if model == "gif" else "lif",
+                              passive=passive)
     p = stage1.params
     tau, R, v_rest = p["tau"], p["R"], p["V_rest"]
-    notes = [f"passive properties from the subthreshold regression (R^2 {stage1.r2:.2f} on "
-             f"{stage1.n_samples} samples): tau {tau:.3g} ms, R {R:.4g} MOhm, V_rest "
+    source = ("the step deflections (cell measurements)" if passive else
+              f"the subthreshold regression (R^2 {stage1.r2:.2f} on {stage1.n_samples} samples)")
+    notes = [f"passive properties from {source}: tau {tau:.3g} ms, R {R:.4g} MOhm, V_rest "
              f"{v_rest:.4g} mV, C {tau / R:.3g} nF", *stage1.notes]
     v_reset = p.get("V_reset", v_rest - 5.0)
     if v_threshold is None:
@@ -117,17 +148,24 @@ def data_defaults(model: str, V, I, dt: float, spike_times, *,
         values.update(tau_V=tau, R=R, V_rest=v_rest)
         if "A1" in p:
             values.update(A1=p["A1"], A2=p["A2"], tau_I1=p["tau_I1"], tau_I2=p["tau_I2"])
-        free = ("V_th", "V_reset", "A1", "A2", "tau_I1", "tau_I2") if spiking else (
-            "tau_V", "R", "V_rest")
+        # stage 2 of Pozzorini et al.: the regression fixed the subthreshold dynamics and the
+        # spike-triggered currents; spike timing fits the threshold and its spike-triggered
+        # movement. The reset was measured at the end of the excluded window, so the model is
+        # clamped there for that long (t_ref).
+        free = ("V_th", "A_th", "tau_th") if spiking else ("tau_V", "R", "V_rest")
         values["V_reset"] = v_reset
         values["V_th"] = max(v_threshold, v_reset + 2.0)
+        if spiking:
+            values.update(t_ref=stage1.excluded_ms[1], A_th=2.0, tau_th=50.0)
         bounds.update(tau_V=_around(tau, 1.5), R=_around(R, 1.5), V_rest=_mv(v_rest, 5.0),
                       V_th=_mv(values["V_th"], 12.0), V_reset=_mv(v_reset, 10.0),
                       A1=_symmetric(values["A1"]), A2=_symmetric(values["A2"]),
-                      tau_I1=_around(values["tau_I1"], 4.0), tau_I2=_around(values["tau_I2"], 4.0))
+                      tau_I1=_around(values["tau_I1"], 4.0), tau_I2=_around(values["tau_I2"], 4.0),
+                      A_th=(0.0, 15.0), tau_th=(5.0, 500.0))
     elif model == "lif":
         values.update(tau_m=tau, R=R, V_rest=v_rest, V_reset=v_reset,
-                      V_th=max(v_threshold, v_reset + 2.0), t_ref=2.0)
+                      V_th=max(v_threshold, v_reset + 2.0),
+                      t_ref=stage1.excluded_ms[1] if spiking else 2.0)
         free = ("V_th", "V_reset", "t_ref") if spiking else ("tau_m", "R", "V_rest")
         bounds.update(tau_m=_around(tau, 1.5), R=_around(R, 1.5), V_rest=_mv(v_rest, 5.0),
                       V_th=_mv(values["V_th"], 12.0), V_reset=_mv(v_reset, 10.0),

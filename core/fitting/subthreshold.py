@@ -85,11 +85,14 @@ def post_spike_window(V: np.ndarray, spike_idx: list[np.ndarray], dt: float) -> 
 
 
 def fit_subthreshold(V, I, dt: float, spike_times, model: str = "gif", *, pre: float = 1.5,
-                     post: float | None = None) -> SubthresholdFit:
+                     post: float | None = None,
+                     passive: dict[str, float] | None = None) -> SubthresholdFit:
     """Regress the subthreshold dynamics of ``model`` ("gif" or "lif") on recorded sweeps.
 
     ``V``, ``I``: (n_sweeps, n_samples) in mV and nA; ``spike_times``: ms from each sweep's
-    first sample (the data's spikes, imposed)."""
+    first sample (the data's spikes, imposed). ``passive`` ({"tau", "R", "V_rest"}, measured
+    otherwise, e.g. from step deflections) fixes tau and R: the resting potential at zero
+    current and the spike-triggered currents are regressed on what they do not explain."""
     V = np.atleast_2d(np.asarray(V, float))
     I = np.atleast_2d(np.asarray(I, float))
     if V.shape != I.shape or V.shape[1] < 5:
@@ -116,6 +119,14 @@ def fit_subthreshold(V, I, dt: float, spike_times, model: str = "gif", *, pre: f
     I_mid[:, 1:] = 0.5 * (I[:, :-1] + I[:, 1:])
     base = [V[keep], np.ones(y.size), I_mid[keep]]
     notes = [f"spikes imposed; excluded {pre:g} ms before to {post:g} ms after each spike"]
+    if passive is not None:
+        # tau and R given; the resting potential is regressed (the voltage at zero current:
+        # a cell held by a baseline current sits elsewhere, and that is what was measured)
+        tau, R = passive["tau"], passive["R"]
+        y = y - (-V[keep] + R * I_mid[keep]) / tau
+        base = [np.ones(y.size)]
+        notes.append("tau and R given (step deflections); the resting potential at zero current "
+                     "and the spike-triggered currents regressed")
     has_spikes = any(ks.size for ks in idx)
     best = None
     grid = [(None, None)]
@@ -136,17 +147,22 @@ def fit_subthreshold(V, I, dt: float, spike_times, model: str = "gif", *, pre: f
             best = (sse, coef, tau1, tau2)
     sse, coef, tau1, tau2 = best
     r2 = 1.0 - sse / max(float(np.sum((y - y.mean()) ** 2)), 1e-300)
-    a_v, a_0, a_i = coef[:3]
-    if not a_v < 0 or not a_i > 0:
-        raise RecordingError(
-            "the subthreshold regression found no leak (dV/dt does not fall with V or rise with "
-            "the current); the current may be missing, of the wrong sign or not the one injected")
-    tau = -1.0 / a_v
-    R = a_i * tau
-    V_rest = a_0 * tau
+    if passive is None:
+        a_v, a_0, a_i = coef[:3]
+        if not a_v < 0 or not a_i > 0:
+            raise RecordingError(
+                "the subthreshold regression found no leak (dV/dt does not fall with V or rise "
+                "with the current); the current may be missing, of the wrong sign or not the one "
+                "injected")
+        tau = -1.0 / a_v
+        R = a_i * tau
+        V_rest = a_0 * tau
+        k_spike = 3
+    else:
+        V_rest, k_spike = coef[0] * tau, 1
     params = {"tau": float(tau), "R": float(R), "V_rest": float(V_rest)}
     if tau1 is not None:
-        params.update(A1=float(coef[3] * tau / R), A2=float(coef[4] * tau / R),
+        params.update(A1=float(coef[k_spike] * tau / R), A2=float(coef[k_spike + 1] * tau / R),
                       tau_I1=float(tau1), tau_I2=float(tau2))
     elif model == "gif":
         notes.append("no spikes in the data: the spike-triggered currents are not constrained")

@@ -68,7 +68,7 @@ def test_one_step_matches_numpy(net):
     x = (rng.random(100) < 0.2).astype(float)
     model = scaled_gif(s, 400, jnp.float64)
     w = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), net.weights)
-    state = {"neuron": {"V": jnp.asarray(v), "I1": jnp.zeros(400), "I2": jnp.zeros(400)},
+    state = {"neuron": model.init_state((400,)) | {"V": jnp.asarray(v)},
              "g_e": jnp.asarray(g_e), "g_i": jnp.asarray(g_i), "y": jnp.zeros(2),
              "z": jnp.asarray(z_prev)}
     new, z = ei_step(st, model, w, state, jnp.asarray(x))
