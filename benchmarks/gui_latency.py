@@ -138,7 +138,12 @@ def measure(app, kind: str, a) -> dict:
     def probed(what) -> dict:
         wait(app, a.timeout_s, until=lambda: not window.runner.busy)  # a model preview
         probe.start()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         out = what()
+        # CPU this process used (GUI thread, and for the thread engine the job as well) per
+        # second: small numbers with large lateness mean the stalls were waits for a CPU
+        out["this_process_cpu_per_s"] = round(
+            (time.process_time() - cpu0) / max(1e-9, time.perf_counter() - wall0), 3)
         lat = summary(probe.stop())
         lat["worst"] = probe.worst(4)
         out["latency"] = lat

@@ -88,6 +88,10 @@ class _Pump(QObject):
 
     @classmethod
     def for_engine(cls, engine) -> _Pump:
+        for key, old in list(cls._pumps.items()):  # engines closed without close_engine()
+            if old.engine.closed:
+                old.release()
+                del cls._pumps[key]
         pump = cls._pumps.get(id(engine))
         if pump is None or pump.engine is not engine:
             pump = cls._pumps[id(engine)] = cls(engine)

@@ -13,9 +13,10 @@ def _quiet_close(window) -> None:
     window.session.dirty = False  # no "save changes?" prompt in tests
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def engine():
-    """The worker process every window of this module shares (spawning one costs seconds)."""
+    """The worker process every window of this module shares (spawning one costs seconds; a
+    module whose tests open no window spawns none)."""
     from core.engine import LocalEngine
     from workbench.runner import close_engine, set_default_engine
 

@@ -19,7 +19,7 @@ from core.engine import LocalEngine, ThreadEngine
 from tests import engine_jobs as J
 from tests.leaks import Snapshot, assert_no_leaks, new_threads
 from workbench.resources import example_recording_path
-from workbench.runner import JobRunner
+from workbench.runner import JobRunner, close_engine
 
 
 def _error_dialogs(window):
@@ -166,7 +166,7 @@ def test_the_thread_engine_stays_selectable(qtbot):
         assert done.args[0]["pid"] == os.getpid()
         assert runner.shutdown(5000)
     finally:
-        engine.close()
+        close_engine(engine)
 
 
 def test_every_job_the_window_submits_pickles(make_workbench, qtbot, engine):
