@@ -4,7 +4,8 @@
 :class:`core.engine.LocalEngine` and returns a :class:`RunnerJob`, a handle with its own signals
 ``started(name)``, ``progress(event)``, ``finished(result)``, ``failed(message, details)``,
 ``cancelled(result_or_None)`` and ``ended()``. The runner re-emits the same signals for every
-job it tracks (the interface the windows were written against), then ``idle()``.
+job it tracks (the interface the windows were written against; ``submit(job, broadcast=False)``
+keeps them on the handle), and ``idle()`` when none is left running or queued.
 
 The engine's messages are read on the GUI thread when its pipe becomes readable (a
 ``QSocketNotifier``; on Windows, where pipes cannot be watched, a 10 ms timer while a job runs),
@@ -167,6 +168,7 @@ class RunnerJob(QObject):
         self.handle = handle
         self.name = handle.name
         self.detached = False  # dropped: the runner no longer re-emits its signals
+        self.broadcast = True  # False: the runner never re-emits them
 
     def __bool__(self) -> bool:
         return True
@@ -237,13 +239,16 @@ class JobRunner(QObject):
     def current(self) -> RunnerJob | None:
         return self._jobs[0] if self._jobs else None
 
-    def submit(self, job, *, queue: bool = False) -> RunnerJob | bool:
+    def submit(self, job, *, queue: bool = False, broadcast: bool = True) -> RunnerJob | bool:
         """Send ``job`` to the engine; returns its :class:`RunnerJob`, or False (and does
-        nothing) while another job of this runner runs and ``queue`` is False."""
+        nothing) while another job of this runner runs and ``queue`` is False.
+        ``broadcast=False``: its signals are on its handle only, not re-emitted by the runner
+        (it still counts for ``busy``, ``job_name`` and ``idle``)."""
         if self._closed or (self._jobs and not queue):
             return False
         handle = self.engine.submit(job)
         rjob = RunnerJob(self, handle)
+        rjob.broadcast = broadcast
         handle.add_started_callback(lambda _h: self._on_started(rjob))
         handle.add_event_callback(lambda _h, event: self._on_event(rjob, event))
         handle.add_done_callback(lambda _h: self._on_done(rjob))
@@ -300,12 +305,12 @@ class JobRunner(QObject):
 
     def _on_started(self, rjob: RunnerJob) -> None:
         _emit(rjob.started, rjob.name)
-        if not rjob.detached:
+        if rjob.broadcast and not rjob.detached:
             _emit(self.started, rjob.name)
 
     def _on_event(self, rjob: RunnerJob, event) -> None:
         _emit(rjob.progress, event)
-        if not rjob.detached:
+        if rjob.broadcast and not rjob.detached:
             _emit(self.progress, event)
 
     def _on_done(self, rjob: RunnerJob) -> None:
@@ -321,9 +326,11 @@ class JobRunner(QObject):
         _emit(outcome[0], *outcome[1])
         _emit(rjob.ended)
         if tracked:
-            mine = {"finished": self.finished, "cancelled": self.cancelled,
-                    "failed": self.failed}[h.state]
-            _emit(mine, *outcome[1])
+            if rjob.broadcast:
+                mine = {"finished": self.finished, "cancelled": self.cancelled,
+                        "failed": self.failed}[h.state]
+                _emit(mine, *outcome[1])
             if self._jobs:
                 self._job_name = self._jobs[0].name
-            _emit(self.idle)
+            else:  # nothing of ours runs or waits any more
+                _emit(self.idle)

@@ -149,12 +149,19 @@ def test_each_job_has_its_own_signals_and_drop_does_not_wait(make_workbench, qtb
     qtbot.waitUntil(lambda: seen[-1:] == ["finished"], timeout=5000)
     # the dropped job's end is on its own handle only, never on the runner's signals
     assert seen == ["started", "started", "finished"]
-    # queued jobs run in order; submit without queue=True still refuses while busy
+    # queued jobs run in order; submit without queue=True still refuses while busy; idle comes
+    # once nothing is left; a job submitted with broadcast=False speaks on its handle only
+    idles = []
+    runner.idle.connect(lambda: idles.append(runner.busy))
     a = runner.submit(J.Steps(n=20, dt=0.01))
     assert runner.submit(J.Echo()) is False
     b = runner.submit(J.Echo("b"), queue=True)
-    with qtbot.waitSignals([a.finished, b.finished], timeout=30000, order="strict"):
+    c = runner.submit(J.Echo("quiet"), queue=True, broadcast=False)
+    with qtbot.waitSignals([a.finished, b.finished, c.finished, runner.idle], timeout=30000,
+                           order="strict"):
         pass
+    assert idles == [False] and not runner.busy
+    assert seen == ["started", "started", "finished"] + ["started", "finished"] * 2
 
 
 def test_the_thread_engine_stays_selectable(qtbot):
