@@ -1,0 +1,1 @@
+"""Cognitive tasks that networks are trained on (import the submodules)."""

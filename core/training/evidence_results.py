@@ -1,0 +1,222 @@
+"""The result of an evidence-task training: weights, history, Fig. 3 data, HDF5.
+
+Fig. 3 as data (:func:`figure_data`): for one held-out trial the input raster, the E/I raster, the
+membranes (mV) of 5 excitatory and 5 inhibitory neurons and the readout; the weight histograms
+before and after training, with a Gaussian-tail (half-normal) fit of the excitatory magnitudes
+and a log-normal fit of the inhibitory ones (parameters and Kolmogorov-Smirnov statistic).
+
+Files are written atomically (:func:`core.io.atomic.atomic_path`: a temporary file beside the
+target, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+
+LAYOUT = "brainfit-evidence-train-1"
+
+
+def versions() -> dict[str, str]:
+    import jax
+    import optax
+
+    from .. import __version__
+
+    return {"brainfit": __version__, "jax": jax.__version__, "optax": optax.__version__,
+            "numpy": np.__version__}
+
+
+def fit_weights(w: np.ndarray, kind: str) -> dict[str, float]:
+    """Fit the weight magnitudes ``w``: ``kind="gaussian_tail"`` a half-normal (the positive
+    tail of N(0, sigma^2)), ``kind="lognormal"`` a log-normal; parameters and the KS statistic
+    (and its p-value). Zero weights are left out of the log-normal."""
+    from scipy import stats
+
+    w = np.abs(np.asarray(w, np.float64).ravel())
+    if kind == "gaussian_tail":
+        _, scale = stats.halfnorm.fit(w, floc=0.0)
+        ks = stats.kstest(w, "halfnorm", args=(0.0, scale))
+        return {"sigma": float(scale), "ks": float(ks.statistic), "p": float(ks.pvalue),
+                "n": int(w.size)}
+    if kind == "lognormal":
+        w = w[w > 0]
+        s, _, scale = stats.lognorm.fit(w, floc=0.0)
+        ks = stats.kstest(w, "lognorm", args=(s, 0.0, scale))
+        return {"mu": float(np.log(scale)), "sigma": float(s), "ks": float(ks.statistic),
+                "p": float(ks.pvalue), "n": int(w.size)}
+    raise ValueError(f"unknown fit kind {kind!r}")
+
+
+def _hist(w, bins=40):
+    w = np.abs(np.asarray(w, np.float64).ravel())
+    counts, edges = np.histogram(w, bins=bins)
+    return {"counts": counts.astype(np.int64), "edges": edges}
+
+
+def figure_data(trainer, params_before: dict, params_after: dict, trial: int = 0) -> dict:
+    """Fig. 3 data for held-out trial ``trial`` with ``params_after``; weight histograms and fits
+    before and after."""
+    import jax.numpy as jnp
+
+    from ..tasks.evidence_accumulation import materialise, trial_batch
+    from .ei_network import run_trials
+
+    cfg = trainer.cfg
+    net, task = cfg.network, cfg.task
+    keys, sides, labels = trial_batch(task.heldout_seed, trial, task, 1)
+    x = materialise(task, keys, sides, jnp.dtype(net.dtype))
+    p = {k: jnp.asarray(v) for k, v in params_after.items()}
+    ys, z, v = run_trials(net, trainer.structure, p, x, record=True)
+    ne = int(net.n_exc)
+    pick = np.r_[np.arange(min(5, ne)), ne + np.arange(min(5, net.n_inh))]
+    nrn = net.neurons
+    V = np.asarray(v[:, 0, pick], np.float64) * nrn.V_scale + nrn.V_rest
+    out: dict[str, Any] = {
+        "input_raster": np.asarray(x[:, 0] > 0.5), "raster": np.asarray(z[:, 0]),
+        "membrane_mV": V, "membrane_neurons": pick.astype(np.int64),
+        "readout": np.asarray(ys[:, 0], np.float64), "label": int(labels[0]),
+        "cue_sides": np.asarray(sides[0], np.int64), "dt_ms": float(task.dt)}
+    hist, fits = {}, {}
+    for when, prm in (("before", params_before), ("after", params_after)):
+        for name in ("w_e", "w_i", "w_in"):
+            hist[f"{name}_{when}"] = _hist(prm[name])
+        fits[f"exc_{when}"] = fit_weights(prm["w_e"], "gaussian_tail")
+        fits[f"inh_{when}"] = fit_weights(prm["w_i"], "lognormal")
+    out["histograms"] = hist
+    out["fits"] = fits
+    return out
+
+
+@dataclass
+class EvidenceTrainResult:
+    """A finished (or cancelled / stopped) training. ``params`` are the best held-out weights,
+    ``params_last`` the last ones, ``params_init`` the initial ones (magnitudes; Dale's law by
+    ``|W|``)."""
+
+    config: dict[str, Any]
+    params: dict[str, np.ndarray]
+    params_init: dict[str, np.ndarray]
+    params_last: dict[str, np.ndarray]
+    structure: dict[str, dict[str, np.ndarray]]
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    evals: dict[str, np.ndarray] = field(default_factory=dict)
+    heldout_accuracy: float = float("nan")
+    best_batch: int = 0
+    reservoir_accuracy: float = float("nan")
+    batches_done: int = 0
+    cancelled: bool = False
+    stop_reason: str = ""
+    elapsed_s: float = 0.0
+    compile_s: float = 0.0
+    figure: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    gradient: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def train_config(self):
+        from .evidence import EvidenceTrainConfig
+
+        return EvidenceTrainConfig.from_dict(self.config)
+
+    def summary(self) -> dict[str, Any]:
+        cfg = self.config
+        sec = self.history.get("seconds", np.zeros(0))
+        per_batch = float(np.median(sec[1:])) if len(sec) > 1 else float("nan")
+        return {"task": "evidence", "method": cfg.get("method"),
+                "rule": cfg.get("rule") if cfg.get("method") == "online" else None,
+                "neurons": cfg["network"]["neurons"].get("source", "default"),
+                "batches_done": self.batches_done, "batch_size": cfg.get("batch_size"),
+                "heldout_accuracy": self.heldout_accuracy, "best_batch": self.best_batch,
+                "reservoir_accuracy": self.reservoir_accuracy,
+                "n_heldout": cfg.get("n_heldout"), "seconds": round(self.elapsed_s, 2),
+                "compile_seconds": round(self.compile_s, 2),
+                "seconds_per_batch": round(per_batch, 4), "cancelled": self.cancelled,
+                "stop_reason": self.stop_reason, "nonfinite_batches":
+                    int(np.sum(self.history.get("finite", np.ones(0)) == 0)),
+                **self.gradient}
+
+    # ---- HDF5 --------------------------------------------------------------------------------
+    def to_hdf5(self, path) -> None:
+        import h5py
+
+        from ..io.atomic import atomic_path
+
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            g = f.create_group("evidence_training")
+            g.attrs["layout"] = LAYOUT
+            meta = {k: getattr(self, k) for k in (
+                "config", "heldout_accuracy", "best_batch", "reservoir_accuracy",
+                "batches_done", "cancelled", "stop_reason", "elapsed_s", "compile_s", "notes",
+                "versions", "gradient")}
+            g.attrs["meta"] = json.dumps(meta, allow_nan=True)
+            for gname in ("params", "params_init", "params_last", "history", "evals"):
+                sub = g.create_group(gname)
+                for k, v in getattr(self, gname).items():
+                    sub.create_dataset(k, data=np.asarray(v))
+            st = g.create_group("structure")
+            for name, d in self.structure.items():
+                s = st.create_group(name)
+                for k, v in d.items():
+                    s.create_dataset(k, data=np.asarray(v))
+            _write_tree(g.create_group("figure"), self.figure)
+
+    @classmethod
+    def from_hdf5(cls, path) -> EvidenceTrainResult:
+        import h5py
+
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise ParameterError(f"{path}: not a readable HDF5 file ({exc})") from None
+        with f:
+            g = f.get("evidence_training")
+            if g is None or g.attrs.get("layout") != LAYOUT:
+                raise ParameterError(f"{path}: holds no evidence-task training result")
+            meta = json.loads(g.attrs["meta"])
+            arrays = {name: {k: np.asarray(v) for k, v in g[name].items()}
+                      for name in ("params", "params_init", "params_last", "history", "evals")}
+            structure = {name: {k: np.asarray(v) for k, v in s.items()}
+                         for name, s in g["structure"].items()}
+            return cls(**meta, **arrays, structure=structure, figure=_read_tree(g["figure"]))
+
+    def network(self):
+        """``(config, structure, params)`` to simulate the trained network
+        (:func:`core.training.ei_network.run_trials`)."""
+        import jax.numpy as jnp
+
+        from ..ops.csr import CSR
+        from .ei_network import Structure
+
+        cfg = self.train_config
+        dtype = np.dtype(cfg.network.dtype)
+        csr = {name: CSR.from_arrays(d["indptr"], d["indices"], np.zeros((), dtype),
+                                     tuple(int(s) for s in d["shape"]), dtype=dtype)
+               for name, d in self.structure.items()}
+        return cfg.network, Structure(**csr), {k: jnp.asarray(v) for k, v in self.params.items()}
+
+
+def _write_tree(group, tree: dict) -> None:
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            _write_tree(group.create_group(k), v)
+        elif isinstance(v, (int, float, str, bool)):
+            group.attrs[k] = v
+        else:
+            group.create_dataset(k, data=np.asarray(v))
+
+
+def _read_tree(group) -> dict:
+    import h5py
+
+    out: dict[str, Any] = {k: (v.item() if hasattr(v, "item") else v)
+                           for k, v in group.attrs.items()}
+    for k, v in group.items():
+        out[k] = _read_tree(v) if isinstance(v, h5py.Group) else np.asarray(v)
+    return out
