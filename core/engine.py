@@ -518,7 +518,7 @@ class LocalEngine(_EngineBase):
         self._proc, self._conn, self._ready = proc, parent, False
         self.generation += 1
 
-    def _stop_worker(self, kill: bool, wait: float = 0.05) -> int | None:
+    def _stop_worker(self, kill: bool, wait: float = 0.0) -> int | None:
         """Stop the worker; returns its exit code, or None while it is still on its way out
         (it is then reaped by a later poll: the caller's thread never waits long for it)."""
         proc, conn = self._proc, self._conn
