@@ -5,7 +5,8 @@
 
 - :class:`LocalEngine` (the default): one persistent worker process, *spawned* (never forked: JAX
   and Qt do not survive a fork), at lower priority, with JAX, its persistent compilation cache,
-  nevergrad and scikit-optimize imported once. Events come back over a pipe at a bounded rate;
+  nevergrad and scikit-optimize imported once (the optimizers while it waits for its first
+  fit). Events come back over a pipe at a bounded rate;
   cancel is a shared flag that ``is_cancelled()`` reads; a job that has not returned
   ``cancel_grace`` s after a cancel, or a worker that dies (``os._exit``, a segfault, XLA out of
   memory), costs that job and nothing else: the worker is replaced and the next job runs.
@@ -53,8 +54,11 @@ CANCEL_GRACE_S = 2.0
 EVENT_INTERVAL_S = 0.02
 #: how much lower the worker's priority is than the window's (``BRAINFIT_WORKER_NICE`` overrides)
 WORKER_NICE = 5
-#: modules the worker imports before it says it is ready
-WARM_MODULES = ("jax", "core.fitting", "core.integrate", "nevergrad", "skopt")
+#: modules the worker imports before it says it is ready (what a model preview needs) ...
+WARM_MODULES = ("jax", "core.integrate")
+#: ... and those it imports afterwards while it has no job (the optimizers: a first preview
+#: does not wait for them, a first fit finds them imported)
+WARM_IDLE_MODULES = ("core.fitting", "nevergrad", "skopt")
 
 QUEUED, RUNNING, FINISHED, CANCELLED, FAILED = "queued", "running", "finished", "cancelled", "failed"
 ENDED = (FINISHED, CANCELLED, FAILED)
@@ -379,7 +383,8 @@ def _lower_priority(increment: int) -> None:
         pass
 
 
-def worker_main(conn, cancel_flag, interval: float, nice: int, warm: tuple[str, ...]) -> None:
+def worker_main(conn, cancel_flag, interval: float, nice: int, warm: tuple[str, ...],
+                warm_idle: tuple[str, ...] = ()) -> None:
     """Body of the worker process: import, say ready, then run jobs until told to stop or until
     the parent goes away."""
     t0 = time.perf_counter()
@@ -394,13 +399,15 @@ def worker_main(conn, cancel_flag, interval: float, nice: int, warm: tuple[str, 
 
     import core  # noqa: F401  (float64, the persistent compilation cache)
 
-    warmed = []
-    for name in warm:
+    def warm_up(name: str) -> bool:
         try:
             importlib.import_module(name)
-            warmed.append(name)
         except ImportError:
-            pass
+            return False
+        return True
+
+    warmed = [name for name in warm if warm_up(name)]
+    later = list(warm_idle)
     device = ""
     with contextlib.suppress(Exception):
         import jax
@@ -411,6 +418,8 @@ def worker_main(conn, cancel_flag, interval: float, nice: int, warm: tuple[str, 
                            "modules": warmed, "device": device}))
     while True:
         try:
+            while later and not conn.poll(0):  # nothing to do: import what jobs will need
+                warm_up(later.pop(0))
             data = conn.recv_bytes()
         except (EOFError, OSError):
             break
@@ -461,14 +470,14 @@ class LocalEngine(_EngineBase):
     """One persistent worker process (see the module docstring).
 
     ``nice``: how much lower the worker's priority is (0: the same; None: ``WORKER_NICE`` or the
-    environment's ``BRAINFIT_WORKER_NICE``). ``warm``: modules the worker
-    imports before it is ready. ``start=False`` spawns the worker at the first submit.
+    environment's ``BRAINFIT_WORKER_NICE``). ``warm``: modules the worker imports before it is
+    ready; ``warm_idle``: those it imports afterwards while it has no job. ``start=False`` spawns the worker at the first submit.
     Not thread-safe: submit, poll and cancel from one thread.
     """
 
     def __init__(self, *, nice: int | None = None, event_interval: float = EVENT_INTERVAL_S,
                  cancel_grace: float = CANCEL_GRACE_S, warm: tuple[str, ...] = WARM_MODULES,
-                 start: bool = True):
+                 warm_idle: tuple[str, ...] = WARM_IDLE_MODULES, start: bool = True):
         super().__init__()
         import multiprocessing
 
@@ -482,6 +491,7 @@ class LocalEngine(_EngineBase):
         self.event_interval = event_interval
         self.cancel_grace = cancel_grace
         self.warm = tuple(warm)
+        self.warm_idle = tuple(warm_idle)
         self._cancel_flag = self._ctx.RawValue("q", -1)
         self._proc = None
         self._conn = None
@@ -511,7 +521,8 @@ class LocalEngine(_EngineBase):
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=worker_main, name="brainfit-worker", daemon=True,
-            args=(child, self._cancel_flag, self.event_interval, self.nice, self.warm))
+            args=(child, self._cancel_flag, self.event_interval, self.nice, self.warm,
+                  self.warm_idle))
         self._spawned_at = time.perf_counter()
         proc.start()
         child.close()  # only the worker holds that end: its death is our EOF

@@ -144,3 +144,16 @@ class Unpicklable:
 
     def run(self, report, is_cancelled):
         return lambda: None
+
+
+@dataclass
+class Imported:
+    """Which of ``modules`` the worker has imported."""
+
+    modules: tuple = ()
+    name: str = "imported"
+
+    def run(self, report, is_cancelled):
+        import sys
+
+        return {m: m in sys.modules for m in self.modules}

@@ -20,7 +20,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "resources" / "examples" / "exam
 @pytest.fixture(scope="module")
 def engine():
     """One worker for the module (spawning one costs seconds); tests that kill it get a new one."""
-    eng = LocalEngine(warm=("jax",))
+    eng = LocalEngine(warm=("jax",), warm_idle=())
     restarts = []
     eng.add_restart_callback(restarts.append)
     eng.restart_messages = restarts
@@ -194,7 +194,7 @@ def test_jobs_queue_in_order_and_a_queued_job_can_be_cancelled(engine):
 
 
 def test_close_stops_the_worker_and_refuses_new_jobs():
-    eng = LocalEngine(warm=(), start=False)
+    eng = LocalEngine(warm=(), warm_idle=(), start=False)
     assert eng.worker_pid is None  # spawned at the first submit
     h = eng.submit(J.PartialSteps(n=100000, dt=0.005))
     _wait_events(h, 1, timeout=120)
@@ -217,5 +217,20 @@ def test_thread_engine_has_the_same_interface():
         assert h.result(timeout=5)["cancelled"] and h.state == "cancelled"
         with pytest.raises(JobFailed, match="tau_m"):
             eng.submit(J.Fails()).result(timeout=5)
+    finally:
+        eng.close()
+
+
+def test_the_optimizers_are_imported_while_the_worker_waits():
+    eng = LocalEngine(warm=(), warm_idle=("nevergrad", "skopt"))
+    try:
+        first = eng.submit(J.Imported(("nevergrad", "skopt"))).result(timeout=120)
+        assert eng.worker_info["modules"] == []  # ready before importing them
+        deadline = time.monotonic() + 120
+        seen = first
+        while not all(seen.values()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            seen = eng.submit(J.Imported(("nevergrad", "skopt"))).result(timeout=120)
+        assert all(seen.values()), seen
     finally:
         eng.close()
