@@ -147,7 +147,7 @@ class FitController(QObject):
             self.window.fit_result.show_result(best, self._units())
             for name, value in best.fitted.items():
                 try:
-                    self.session.set_parameter(name, value=float(np.clip(
+                    self.session.set_parameter(name, source="fit", value=float(np.clip(
                         value, self.session.parameters[name].lower, self.session.parameters[name].upper)))
                 except BrainfitError:
                     pass

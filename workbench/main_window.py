@@ -138,6 +138,9 @@ class MainWindow(QMainWindow):
         self._preview_id = 0
         self._preview_pending = False
         self.fits = FitController(self)
+        from .cell_controller import CellController
+
+        self.cell = CellController(self)
         self._build_menus()
         self._restore_layout()
 
@@ -150,6 +153,10 @@ class MainWindow(QMainWindow):
         self.model_panel.rejected.connect(self.statusBar().showMessage)
         self.optimizer_panel.run_requested.connect(self.fits.start)
         self.optimizer_panel.cancel_requested.connect(self.fits.cancel)
+        self.optimizer_panel.cell_fit_requested.connect(self.cell.start_fit)
+        self.optimizer_panel.cancel_requested.connect(self.cell.cancel)
+        self.cell.running_changed.connect(self.optimizer_panel.set_running)
+        self.cell.message.connect(self.statusBar().showMessage)
         self.comparison.export_button.clicked.connect(self.export_results)
         self.fits.running_changed.connect(self.optimizer_panel.set_running)
         self.fits.message.connect(self.statusBar().showMessage)
@@ -180,6 +187,7 @@ class MainWindow(QMainWindow):
         keys = QKeySequence.StandardKey
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open recording…", self._ask_open, keys.Open)
+        self._action(file_menu, "Open &cell (several files)…", self.cell.ask_open_cell)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._refresh_recent()
         file_menu.addSeparator()
@@ -192,6 +200,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, keys.Quit)
         fit_menu = self.menuBar().addMenu("F&it")
+        self._action(fit_menu, "Fit &cell (data-derived defaults, validated)", self.cell.start_fit)
         self._action(fit_menu, "&Run optimizers", self.fits.start)
         self._action(fit_menu, "&Cancel", self.fits.cancel)
         fit_menu.addSeparator()
@@ -279,7 +288,8 @@ class MainWindow(QMainWindow):
         """Replace the session's content with ``loaded`` and refresh every view."""
         listeners = self.session._listeners
         for name in ("recording", "recording_path", "sweep", "fit_sweeps", "window", "model_name",
-                     "parameters", "fit", "results", "comparison", "network"):
+                     "parameters", "fit", "results", "comparison", "network", "recording_paths",
+                     "measurements", "data_defaults", "parameter_sources", "cell_validation"):
             setattr(self.session, name, getattr(loaded, name))
         self.session._listeners = listeners
         self.network_panel.refresh()
@@ -288,6 +298,8 @@ class MainWindow(QMainWindow):
         if self.session.recording is not None:
             sweep, window = self.session.sweep, self.session.window
             self.recording_panel.show_recording(self.session.recording, self.session.fit_sweeps, window)
+            if self.session.measurements is not None:
+                self.recording_panel.show_measurements(self.session.measurements)
             self.recording_panel.sweeps.setCurrentRow(sweep)
             self._on_session_changed("sweep")
             self.trace.set_window(*window)

@@ -46,7 +46,14 @@ def _session_dict(session: Session) -> dict:
             "fit_sweeps": list(session.fit_sweeps), "window": list(session.window),
             "model_name": session.model_name,
             "parameters": {k: dataclasses.asdict(v) for k, v in session.parameters.items()},
-            "fit": dataclasses.asdict(session.fit)}
+            "fit": dataclasses.asdict(session.fit),
+            "recording_paths": list(session.recording_paths),
+            "parameter_sources": dict(session.parameter_sources),
+            "measurements": None if session.measurements is None else
+            session.measurements.as_dict(),
+            "data_defaults": None if session.data_defaults is None else
+            session.data_defaults.as_dict(),
+            "cell_validation": session.cell_validation}
 
 
 def save_project(session: Session, path: str | os.PathLike) -> None:
@@ -94,6 +101,17 @@ def load_project(path: str | os.PathLike) -> Session:
             fit = state["fit"]
             fit["methods"] = tuple(fit["methods"])
             session.fit = FitSettings(**fit)
+            session.recording_paths = tuple(state.get("recording_paths", ()))
+            session.parameter_sources = dict(state.get("parameter_sources", {}))
+            if state.get("measurements"):
+                from core.features import CellMeasurements
+
+                session.measurements = CellMeasurements.from_dict(state["measurements"])
+            if state.get("data_defaults"):
+                from core.fitting.starts import DataDefaults
+
+                session.data_defaults = DataDefaults.from_dict(state["data_defaults"])
+            session.cell_validation = state.get("cell_validation")
             session.results = [FitResult.from_hdf5(f["results"], name) for name in sorted(f["results"])]
             if "comparison" in f:
                 session.comparison = ComparisonResult.from_hdf5(f, "comparison")

@@ -55,6 +55,14 @@ class Session:
     results: list[Any] = field(default_factory=list)
     comparison: Any = None
     network: Any = None
+    # the files that form the cell (several when a lab stores one sweep per file)
+    recording_paths: tuple[str, ...] = ()
+    measurements: Any = None  # core.features.CellMeasurements of the recording
+    data_defaults: Any = None  # core.fitting.starts.DataDefaults for model_name
+    # where each parameter's value came from: "default", "data", "fit" or "edited"
+    parameter_sources: dict[str, str] = field(default_factory=dict)
+    cell_validation: Any = None  # the last default fit's held-out scores (dict)
+    parameters_edited: bool = False  # the user changed a value, bound or free box
     dirty: bool = False
     _listeners: list[Callable[[str], None]] = field(default_factory=list, repr=False)
 
@@ -68,8 +76,11 @@ class Session:
             callback(what)
 
     # ---- recording ----------------------------------------------------------------------------
-    def set_recording(self, recording: Recording, path: str = "") -> None:
+    def set_recording(self, recording: Recording, path: str = "",
+                      paths: tuple[str, ...] | None = None) -> None:
         self.recording, self.recording_path, self.sweep = recording, path, 0
+        self.recording_paths = tuple(paths) if paths else ((path,) if path else ())
+        self.measurements, self.data_defaults, self.cell_validation = None, None, None
         self.fit_sweeps = tuple(range(recording.n_sweeps))
         first = recording.sweeps[0]
         self.window = (first.t0, first.t0 + first.duration)
@@ -96,10 +107,40 @@ class Session:
             raise ParameterError(f"unknown model {name!r}")
         self.model_name = name
         self.parameters = parameters_from_specs(name)
+        self.parameter_sources = {}
+        self.data_defaults = None
+        self.parameters_edited = False
         self._changed("model")
 
-    def set_parameter(self, name: str, **changes) -> None:
-        """Change value/lower/upper/free of one parameter; refuses absurd settings with a message."""
+    def set_measurements(self, measurements) -> None:
+        self.measurements = measurements  # derived from the recording: not an unsaved edit
+        self._changed("measurements", dirty=False)
+
+    def apply_data_defaults(self, defaults) -> None:
+        """Take ``defaults`` (a ``DataDefaults`` for this model) as the parameters: values,
+        bounds and free set derived from the recording, each marked "data"."""
+        if defaults.model != self.model_name:
+            raise ParameterError(f"defaults for {defaults.model}, but the model is {self.model_name}")
+        specs = MODELS[self.model_name].specs()
+        for name, value in defaults.values.items():
+            if name not in specs:
+                continue
+            spec = specs[name]
+            lo, hi = defaults.bounds.get(name, (spec.lower, spec.upper))
+            lo, hi = min(lo, value), max(hi, value)
+            self.parameters[name] = ParameterSetting(float(value), float(lo), float(hi),
+                                                     name in defaults.free)
+            self.parameter_sources[name] = "data"
+        self.data_defaults = defaults
+        self.parameters_edited = False
+        self._changed("parameters")
+
+    def source_of(self, name: str) -> str:
+        return self.parameter_sources.get(name, "default")
+
+    def set_parameter(self, name: str, source: str = "edited", **changes) -> None:
+        """Change value/lower/upper/free of one parameter; refuses absurd settings with a message.
+        ``source`` records where a new value came from ("edited" by the user, "fit")."""
         current = self.parameters[name]
         proposed = dataclasses.replace(current, **changes)
         for key in ("value", "lower", "upper"):
@@ -113,6 +154,10 @@ class Session:
         if spec.log and proposed.lower <= 0:
             raise ParameterError(f"{name}: the lower bound must be > 0 (fitted in log space)")
         self.parameters[name] = proposed
+        if "value" in changes and changes["value"] != current.value:
+            self.parameter_sources[name] = source
+        if source == "edited" and proposed != current:
+            self.parameters_edited = True  # data-derived defaults arriving later keep this
         self._changed("parameters")
 
     def model(self) -> NeuronModel:

@@ -111,6 +111,14 @@ class _Static:
 _COMPILED: dict[_Static, dict[str, Any]] = {}
 
 
+
+def _start_state(model, c):
+    """The model's resting state with V at each sweep's first recorded sample: a cell held by a
+    baseline current does not sit at the model's zero-current rest, and a start there would add
+    a transient the data do not have."""
+    state = model.init_state((c["I"].shape[1],), c["I"].dtype)
+    return {**state, "V": jnp.asarray(c["V"][0], state["V"].dtype)}
+
 def _compiled(static: _Static) -> dict[str, Any]:
     """Jitted batch functions for one static configuration (built once per process)."""
     if static in _COMPILED:
@@ -127,8 +135,7 @@ def _compiled(static: _Static) -> dict[str, Any]:
         values = dict(c["fixed"])
         values.update({n: theta[i] for i, n in enumerate(static.free)})
         model = cls(**values)
-        n_sweeps = c["I"].shape[1]
-        state = model.init_state((n_sweeps,), c["I"].dtype)
+        state = _start_state(model, c)
         V, spikes, status, _ = simulate_arrays(
             model, c["I"], c["dt"], state, solver=static.solver, surrogate=static.surrogate,
             detach_reset=static.detach_reset, unroll=static.unroll)
@@ -164,7 +171,7 @@ def _compiled(static: _Static) -> dict[str, Any]:
         values = dict(c["fixed"])
         values.update({n: theta[i] for i, n in enumerate(static.free)})
         model = cls(**values)
-        state = model.init_state((c["I"].shape[1],), c["I"].dtype)
+        state = _start_state(model, c)
 
         def step(st, inp):
             I_t, s_t = inp

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import jax.numpy as jnp
 import numpy as np
 
 from ..errors import RecordingError
@@ -46,19 +47,27 @@ class SimulateRecordingJob:
         outputs, counts = [], []
         if len(lengths) == 1:  # one batched call for all sweeps
             I = np.stack([s.I for s in rec.sweeps], axis=1)
-            res = simulate(self.model, I, rec.dt, solver=self.solver,
-                           is_cancelled=is_cancelled).raise_for_status("model preview")
+            res = simulate(self.model, I, rec.dt, solver=self.solver, is_cancelled=is_cancelled,
+                           state=_start(self.model, [s.V[0] for s in rec.sweeps])
+                           ).raise_for_status("model preview")
             V = np.asarray(res.V)
             outputs = [V[:, k] for k in range(V.shape[1])]
             counts = [int(c) for c in np.asarray(res.spike_counts())]
         else:
             for s in rec.sweeps:
                 check_cancelled(is_cancelled)
-                res = simulate(self.model, s.I, s.dt, solver=self.solver).raise_for_status(
-                    "model preview")
+                res = simulate(self.model, s.I, s.dt, solver=self.solver,
+                               state=_start(self.model, s.V[0])).raise_for_status("model preview")
                 outputs.append(np.asarray(res.V))
                 counts.append(int(res.spike_counts()))
         seconds = time.perf_counter() - start
         report(SimulationProgress(job=self.name, done=1, total=1, elapsed=seconds))
         return RecordingSimulation(self.request_id, tuple(self.sweeps), tuple(outputs),
                                    tuple(counts), seconds)
+
+
+def _start(model, v0):
+    """The model's resting state with V at the recording's first sample (as the fit starts)."""
+    v0 = np.asarray(v0, float)
+    state = model.init_state(v0.shape, jnp.float64)
+    return {**state, "V": jnp.asarray(v0, jnp.float64)}

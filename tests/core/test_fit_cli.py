@@ -100,3 +100,18 @@ def test_fit_several_files_as_one_cell(shared_data, capsys):
     assert code == 0
     run = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["lbfgsb"][0]
     assert run["split"]["train_sweeps"] == [0, 1] and run["split"]["test_sweeps"] == [2]
+
+
+def test_info_shows_the_cell_measurements(shared_data, capsys):
+    from core.features import measure_cell
+    from core.io import open_recording
+
+    path = shared_data / "real" / "171116sh_0018.abf"
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = measure_cell(open_recording(path))
+    assert info["measurements"]["r_in"] == pytest.approx(expected.r_in)
+    assert info["measurements"]["rheobase"] == pytest.approx(expected.rheobase)
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "cell measurements:" in text and f"{expected.r_in:.0f} MOhm" in text

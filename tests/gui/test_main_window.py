@@ -10,8 +10,11 @@ from workbench.resources import example_recording_path
 
 def test_window_shows_example_recording_and_model_overlay(make_workbench, qtbot):
     window = make_workbench()
-    with qtbot.waitSignal(window.runner.finished, timeout=120000):
-        assert window.open_recording(example_recording_path())
+    assert window.open_recording(example_recording_path())
+    # the overlay is the model started from the cell's measurements (measured first)
+    qtbot.waitUntil(lambda: window.session.data_defaults is not None, timeout=120000)
+    qtbot.waitUntil(lambda: window.trace.model_curve.getOriginalDataset()[1] is not None
+                    and not window.runner.busy, timeout=120000)
     expected = read_brainfit_hdf5(str(example_recording_path())).sweeps[0]
     x, y = window.trace.data_curve.getOriginalDataset()
     np.testing.assert_array_equal(y, expected.V)

@@ -8,7 +8,11 @@ from . import COMMANDS
 
 
 def _add_info(p) -> None:
-    p.add_argument("file", help="recording file (ABF, NWB, HDF5, CSV/TSV/ASC)")
+    p.add_argument("file", nargs="+", help="recording file(s) (ABF, NWB, HDF5, CSV/TSV/ASC, Igor "
+                   ".ibw); several files are described as one cell")
+    p.add_argument("--current", help="the file holding the injected current (Igor waves)")
+    p.add_argument("--no-measure", action="store_true",
+                   help="skip the cell measurements (resting potential, R_in, tau, threshold…)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--time-unit", help="unit of the time column when the file does not state it "
                                        "(e.g. ms, s); overrides the file's unit")
@@ -20,16 +24,27 @@ def _add_info(p) -> None:
 
 
 def _cmd_info(args) -> int:
-    from core.io import open_recording
+    from core.io import open_cell, open_recording
 
     channel = args.channel
     if channel is not None and channel.isdigit():
         channel = int(channel)
-    rec = open_recording(args.file, time_unit=args.time_unit, voltage_unit=args.voltage_unit,
-                         current_unit=args.current_unit, channel=channel)
+    options = dict(time_unit=args.time_unit, voltage_unit=args.voltage_unit,
+                   current_unit=args.current_unit, channel=channel)
+    if len(args.file) == 1:
+        rec = open_recording(args.file[0], current=args.current, **options)
+    else:
+        rec = open_cell(args.file, **options)
     info = rec.summary(args.threshold)
+    measurements = None
+    if not args.no_measure:
+        from core.features import measure_cell
+
+        measurements = measure_cell(rec, spike_threshold=args.threshold)
     if args.json:
-        print(json.dumps(info))
+        if measurements is not None:
+            info["measurements"] = measurements.as_dict()
+        print(json.dumps(info, default=float))
         return 0
     lengths = sorted(set(info["samples_per_sweep"]))
     spikes = info["spikes_per_sweep"]
@@ -50,6 +65,12 @@ def _cmd_info(args) -> int:
         "per sweep " + " ".join(map(str, spikes)),
     ]
     lines += [f"note:        {n}" for n in info["notes"]]
+    if measurements is not None:
+        from core.features.summary import measurement_rows
+
+        lines.append("cell measurements:")
+        lines += [f"  {label + ':':<40} {value}" for label, value in measurement_rows(measurements)]
+        lines += [f"  warning: {w}" for w in measurements.warnings]
     print("\n".join(lines))
     return 0
 

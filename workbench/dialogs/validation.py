@@ -3,17 +3,22 @@ per sweep, export of the predicted traces and spike times."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QDialog,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
 )
 
@@ -90,3 +95,56 @@ class ValidationDialog(QDialog):
             show_error(self, "Cannot export prediction", f"{path}: {exc}")
             return False
         return True
+
+
+class CellValidationDialog(ValidationDialog):
+    """The end of a default fit (:class:`core.fitting.cell_jobs.CellFitOutcome`): the held-out
+    scores per sweep (spike counts, gamma at ±2/±4 ms, over the cell's reliability when the
+    sweeps repeat one stimulus, subthreshold RMSE) above the model over the held-out sweeps."""
+
+    COLUMNS = (("sweep", "sweep", "d"), ("spikes data", "n_data", "d"),
+               ("spikes model", "n_model", "d"), ("gamma ±2 ms", "gamma_2ms", ".2f"),
+               ("gamma ±4 ms", "gamma_4ms", ".2f"),
+               ("γ/reliability", "gamma_4ms_over_reliability", ".2f"),
+               ("RMSE sub (mV)", "subthreshold_rmse_mV", ".2f"))
+
+    def __init__(self, outcome, parent=None):
+        super().__init__(outcome.prediction, parent)
+        self.setObjectName("cellValidationDialog")
+        cf = outcome.cell_fit
+        v = cf.validation
+        self.setWindowTitle(f"Held-out validation: {cf.fit.model} on {v['recording']}")
+        rel = v.get("reliability")
+        ratio = v.get("mean_gamma_4ms_over_reliability")
+        parts = [f"<b>{cf.fit.model}</b> fitted with {cf.fit.method} on the training part "
+                 f"({html.escape(cf.split.description)}), in {cf.fit.seconds:.0f} s.",
+                 f"Held out: spikes model <b>{v['n_model_spikes']}</b> / data "
+                 f"<b>{v['n_data_spikes']}</b>; counts within 20 % (or 2 spikes) on "
+                 f"<b>{v['spike_counts_within_20pct']}</b> sweeps; mean gamma(±4 ms) "
+                 f"<b>{_f(v.get('mean_gamma_4ms'))}</b>"]
+        if rel:
+            parts.append(f"the cell's own reliability (±4 ms) {_f(rel.get('4ms'))}, so the model "
+                         f"reaches <b>{_f(ratio)}</b> of it")
+        if v.get("warning"):
+            parts.append(f"<b>{html.escape(v['warning'])}</b>")
+        if v.get("diverged"):
+            parts.append("<b>the model diverged on some held-out sweep</b>")
+        self.summary.setText(" ".join(parts))
+        self.scores = QTableWidget(len(v["per_sweep"]), len(self.COLUMNS))
+        self.scores.setObjectName("heldOutScores")
+        self.scores.setHorizontalHeaderLabels([c[0] for c in self.COLUMNS])
+        self.scores.verticalHeader().setVisible(False)
+        self.scores.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for r, row in enumerate(v["per_sweep"]):
+            for c, (_label, key, fmt) in enumerate(self.COLUMNS):
+                value = row.get(key)
+                item = QTableWidgetItem("—" if value is None else format(value, fmt))
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.scores.setItem(r, c, item)
+        self.scores.setMaximumHeight(40 + 26 * min(len(v["per_sweep"]), 6))
+        self.layout().insertWidget(1, self.scores)
+        self.resize(980, 680)
+
+
+def _f(value) -> str:
+    return "—" if value is None else f"{value:.2f}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import QSignalBlocker, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -19,7 +21,11 @@ from core.models import MODELS
 
 from ..session import Session
 
-COLUMNS = ("parameter", "value", "lower", "upper", "unit", "free")
+COLUMNS = ("parameter", "value", "lower", "upper", "unit", "free", "from")
+SOURCE_LABELS = {"data": "data", "fit": "fit", "edited": "you", "default": "default"}
+SOURCE_TIPS = {"data": "derived from this cell's recording (measurements and subthreshold fit)",
+               "fit": "the last fit's value", "edited": "typed in by you",
+               "default": "the model's textbook default: nothing from this cell yet"}
 _EDITABLE = {1: "value", 2: "lower", 3: "upper"}
 PREVIEW_DELAY_MS = 250
 
@@ -30,6 +36,7 @@ class ModelPanel(QWidget):
 
     rejected = pyqtSignal(str)
     preview_requested = pyqtSignal()
+    reset_to_data_requested = pyqtSignal()
 
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
@@ -52,6 +59,13 @@ class ModelPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b03030")
+        self.origin = QLabel()
+        self.origin.setObjectName("parameterOrigin")
+        self.origin.setWordWrap(True)
+        self.reset_button = QPushButton("Reset to data-derived")
+        self.reset_button.setObjectName("resetToDataButton")
+        self.reset_button.setToolTip("start values, bounds and free set derived from the recording")
+        self.reset_button.clicked.connect(self.reset_to_data_requested)
         self._debounce = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._debounce.timeout.connect(self.preview_requested)
         top = QHBoxLayout()
@@ -60,6 +74,10 @@ class ModelPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table)
+        origin = QHBoxLayout()
+        origin.addWidget(self.origin, 1)
+        origin.addWidget(self.reset_button)
+        layout.addLayout(origin)
         layout.addWidget(self.message)
         self.refresh()
 
@@ -85,7 +103,27 @@ class ModelPanel(QWidget):
                 free.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
                 free.setCheckState(Qt.CheckState.Checked if setting.free else Qt.CheckState.Unchecked)
                 self.table.setItem(row, 5, free)
+                source = self.session.source_of(name)
+                origin = QTableWidgetItem(SOURCE_LABELS[source])
+                origin.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                origin.setToolTip(SOURCE_TIPS[source])
+                if source == "data":
+                    origin.setForeground(QColor("#1d6b2f"))
+                self.table.setItem(row, 6, origin)
+        self._show_origin()
         self.message.clear()
+
+    def _show_origin(self) -> None:
+        d = self.session.data_defaults
+        self.reset_button.setEnabled(d is not None)
+        if d is None:
+            self.origin.setText("Start values: the model's defaults (open a recording to derive "
+                                "them from the cell)" if self.session.recording is None else
+                                "Start values: deriving them from the recording…"
+                                if self.session.measurements is None else
+                                "Start values: the model's defaults")
+            return
+        self.origin.setText("Start values <b>from data</b>: " + "; ".join(d.notes[:1]))
 
     def _name_at(self, row: int) -> str:
         return self.table.item(row, 0).text()
@@ -118,4 +156,10 @@ class ModelPanel(QWidget):
             return
         self.message.clear()
         if col == 1:
+            source = self.session.source_of(name)
+            with QSignalBlocker(self.table):
+                origin = self.table.item(row, 6)
+                origin.setText(SOURCE_LABELS[source])
+                origin.setToolTip(SOURCE_TIPS[source])
+                origin.setForeground(QColor("#1d6b2f" if source == "data" else "#000000"))
             self._debounce.start()

@@ -30,6 +30,7 @@ LOSSES = {"mse": "MSE on voltage", "mse+spikes": "MSE + van Rossum spike timing"
 class OptimizerPanel(QWidget):
     run_requested = pyqtSignal()
     cancel_requested = pyqtSignal()
+    cell_fit_requested = pyqtSignal()
 
     def __init__(self, session: Session, methods: list[str], parent=None):
         super().__init__(parent)
@@ -69,9 +70,16 @@ class OptimizerPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setEnabled(False)
+        self.cell_fit_button = QPushButton("Fit cell")
+        self.cell_fit_button.setObjectName("cellFitButton")
+        self.cell_fit_button.setToolTip(
+            "the default path: starts, bounds, free set and loss from the recording, the first "
+            "checked optimizer, then validation on the held-out sweeps or time")
+        self.cell_fit_button.clicked.connect(self.cell_fit_requested)
         self.run_button.clicked.connect(self.run_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.cell_fit_button)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
@@ -100,6 +108,7 @@ class OptimizerPanel(QWidget):
 
     def set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
+        self.cell_fit_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
 
     def _store(self, *_args) -> None:

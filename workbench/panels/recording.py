@@ -65,7 +65,15 @@ class RecordingPanel(QWidget):
                 self.sweeps.addItem(item)
             self.sweeps.setCurrentRow(0)
         self.set_window(*window)
+        self._recording = rec
+        self._measurements = None
         self.info.setHtml(self._describe(rec))
+
+    def show_measurements(self, measurements) -> None:
+        """Add the cell's measurements (``core.features.CellMeasurements``) to the info view."""
+        self._measurements = measurements
+        if getattr(self, "_recording", None) is not None:
+            self.info.setHtml(self._describe(self._recording, measurements))
 
     def set_window(self, start: float, stop: float) -> None:
         with QSignalBlocker(self.start), QSignalBlocker(self.stop):
@@ -85,7 +93,7 @@ class RecordingPanel(QWidget):
             self.window_changed.emit(self.start.value(), self.stop.value())
 
     @staticmethod
-    def _describe(rec: Recording) -> str:
+    def _describe(rec: Recording, measurements=None) -> str:
         p = rec.provenance
         rows = [("File", p.path), ("Format", p.format), ("Sweeps", str(rec.n_sweeps)),
                 ("Sampling", f"{rec.sampling_rate_hz / 1000:g} kHz (dt {rec.dt:g} ms)"),
@@ -96,5 +104,23 @@ class RecordingPanel(QWidget):
                 ("Original units", ", ".join(f"{k}: {v}" for k, v in dict(p.original_units).items()) or "—")]
         body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{v if k == 'Stimulus' else html.escape(str(v))}</td></tr>"
                        for k, v in rows)
+        if len(p.files) > 1:
+            rows.insert(1, ("Files", f"{len(p.files)} files form this cell"))
+            body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{v if k == 'Stimulus' else html.escape(str(v))}</td></tr>"
+                           for k, v in rows)
         extra = "".join(f"<li>{html.escape(c)}</li>" for c in tuple(p.conversions) + tuple(p.notes))
-        return f"<table cellspacing=4>{body}</table>" + (f"<p><b>Conversions and notes</b></p><ul>{extra}</ul>" if extra else "")
+        text = f"<table cellspacing=4>{body}</table>"
+        text += _measurements_html(measurements)
+        return text + (f"<p><b>Conversions and notes</b></p><ul>{extra}</ul>" if extra else "")
+
+
+def _measurements_html(m) -> str:
+    if m is None:
+        return "<p><b>Cell measurements</b>: measuring…</p>"
+    from core.features.summary import measurement_rows
+
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(v)}</b></td></tr>"
+                   for k, v in measurement_rows(m))
+    warn = "".join(f"<li style='color:#b03030'>{html.escape(w)}</li>" for w in m.warnings)
+    return (f"<p><b>Cell measurements</b></p><table cellspacing=3>{body}</table>"
+            + (f"<ul>{warn}</ul>" if warn else ""))
