@@ -26,9 +26,12 @@ Dale's law: trainable weights are magnitudes, the step uses ``|W|``; excitatory 
 connection ``|N(0, 1)| sqrt(s / fan_in)`` with ``s = s_in`` (input) or ``s_rec`` (recurrent) and
 ``fan_in`` the expected number of inputs of a neuron; the readout ``N(0, 1/N)``, bias 0.
 
-Synapses go through the event-driven CSR operator (:mod:`core.ops.csr`, its custom VJP giving
-the weight gradients); ``synapses="dense"`` runs the same parameters as dense matrices -- the
-reference the tests compare with. The reset's dependence on the spike is always detached
+Synapses: ``synapses="csr"`` runs them through the event-driven CSR operator
+(:mod:`core.ops.csr`, its custom VJP giving the weight gradients); ``synapses="dense"`` runs the
+same parameters (CSR data) as dense matrices built from the patterns -- the reference the tests
+compare values and gradients with. Dense is the default: on a 2-core CPU at 400 neurons the
+operator's scatter/gather kernels are slower than one small matmul (``benchmarks/training.py``
+measures both per training batch). The reset's dependence on the spike is always detached
 (stop-gradient); ``detach_recurrent`` also detaches the spikes entering the conductances, which
 is the gradient the online rule (:mod:`core.training.online`) computes exactly.
 """
@@ -135,12 +138,12 @@ class EINetConfig:
     E_exc: float = 0.0
     E_inh: float = -120.0
     tau_out: float = 20.0
-    s_in: float = 1.0
-    s_rec: float = 0.5
+    s_in: float = 0.25
+    s_rec: float = 0.05
     dt: float = 1.0
     surrogate: str = "relu_grad"
     surrogate_params: dict = field(default_factory=lambda: {"alpha": 0.3, "width": 1.0})
-    synapses: str = "csr"
+    synapses: str = "dense"
     max_active: int | None = None
     neurons: NeuronParams = field(default_factory=NeuronParams)
     dtype: str = "float32"
@@ -304,7 +307,17 @@ def synaptic_operator(c: Constants, structure: Structure, eff: dict):
     csrs = {"e": structure.csr_e.with_weights(eff["w_e"]),
             "i": structure.csr_i.with_weights(eff["w_i"]),
             "in": structure.csr_in.with_weights(eff["w_in"])}
-    return lambda kind, X: event_matmat(X, csrs[kind], c.max_active)
+    k = {kind: _buffer(c.max_active, m.n_pre) for kind, m in csrs.items()}
+    return lambda kind, X: event_matmat(X, csrs[kind], k[kind])
+
+
+def _buffer(max_active: int | None, n_pre: int) -> int:
+    """Spike-buffer slots per trial: ``max_active``, or a tenth of the presynaptic population
+    plus 4 (rates of tens of Hz at dt = 1 ms leave it mostly empty; more active neurons take the
+    operator's exact full path)."""
+    if max_active is not None:
+        return min(int(max_active), n_pre)
+    return min(n_pre, n_pre // 10 + 4)
 
 
 # ---- the step --------------------------------------------------------------------------------

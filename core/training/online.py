@@ -129,12 +129,10 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
             return G
         G = dict(G)
         for name, _, kind in _PATHS:
-            rows, cols = idx[name]
-            if rule == "es-d-rtrl":
-                post = (L * el[kind]["zeta"])[:, cols]
-                G[name] = G[name] + jnp.sum(post * tr["bar_" + pre_of[name]][:, rows], axis=0)
+            if rule == "es-d-rtrl":  # pre x post outer product: one matmul, gathered at the end
+                G[name] = G[name] + tr["bar_" + pre_of[name]].T @ (L * el[kind]["zeta"])
             else:
-                G[name] = G[name] + jnp.sum(L[:, cols] * el[name]["zeta"], axis=0)
+                G[name] = G[name] + jnp.sum(L[:, idx[name][1]] * el[name]["zeta"], axis=0)
         return G
 
     def make_body(learn: bool):
@@ -166,6 +164,9 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
     if rule == "es-d-rtrl":
         tr0.update({"bar_" + k: jnp.zeros_like(v) for k, v in list(tr0.items())})
     G0 = {k: jnp.zeros_like(v) for k, v in eff.items()}
+    if rule == "es-d-rtrl" and not readout_only:
+        for name, sname, _ in _PATHS:
+            G0[name] = jnp.zeros(getattr(structure, sname).shape, dtype)
     acc0 = {"loss": jnp.zeros((), dtype), "ysum": jnp.zeros((batch, cfg.n_out), dtype),
             "nspk": jnp.zeros((), dtype)}
     carry = (s0, tr0, init_elig(), G0, acc0)
@@ -173,6 +174,8 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
         carry, _ = lax.scan(make_body(False), carry, jnp.arange(t0))
     carry, _ = lax.scan(make_body(True), carry, jnp.arange(t0, T))
     _, _, _, G, acc = carry
+    if rule == "es-d-rtrl" and not readout_only:
+        G = dict(G, **{name: G[name][idx[name]] for name, _, _ in _PATHS})
     # chain rule through Dale's |W| (and the readout-only stop)
     _, vjp = jax.vjp(effective, params)
     (grads,) = vjp(G)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import COMMANDS, train_digits
+from . import COMMANDS, train_digits, train_evidence
 
 TASKS: dict[str, tuple[Callable, Callable, str]] = {
     "digits": (train_digits.add_arguments, train_digits.run_digits,
                "a feed-forward spiking stack on scikit-learn's digits (layer_first or "
                "step_first, data parallel over --devices)"),
+    "evidence": (train_evidence.add_arguments, train_evidence.run_evidence,
+                 "the 400-neuron conductance GIF E/I network on the evidence-accumulation task "
+                 "(--method bptt|online, --neurons default|FIT.h5)"),
 }
 
 
@@ -29,4 +32,4 @@ def handler(args) -> int:
     return TASKS[args.task][1](args)
 
 
-COMMANDS["train"] = (add_arguments, handler, "train a network on a task (digits, ...)")
+COMMANDS["train"] = (add_arguments, handler, "train a network on a task (digits, evidence)")
