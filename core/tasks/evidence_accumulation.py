@@ -56,6 +56,7 @@ class EvidenceTask:
     cue_probabilities: tuple[float, ...] = (0.3, 0.7)
     dt: float = 1.0
     heldout_seed: int = 20_240_101
+    trial_ms: float | None = None  # when given, the delay is what the cues and recall leave
 
     def __post_init__(self):
         object.__setattr__(self, "cue_probabilities", tuple(float(p) for p in
@@ -79,6 +80,16 @@ class EvidenceTask:
             if getattr(self, name) * self.dt / 1000.0 > 1.0:
                 raise ParameterError(f"task: {name} = {getattr(self, name)} Hz exceeds one spike "
                                      f"per {self.dt} ms step")
+        if self.trial_ms is not None:
+            cues_ms = self.n_cues * (self.cue_ms + self.gap_ms)
+            delay = float(self.trial_ms) - cues_ms - self.recall_ms
+            if not math.isfinite(delay) or delay < 0:
+                raise ParameterError(
+                    f"task: a trial of {self.trial_ms} ms is shorter than the cue period "
+                    f"({self.n_cues} cues x {self.cue_ms + self.gap_ms} ms = {cues_ms} ms) plus "
+                    f"the recall window ({self.recall_ms} ms)")
+            object.__setattr__(self, "delay_ms", delay)
+            object.__setattr__(self, "trial_ms", None)
         if not self.cue_probabilities or not all(0.0 <= p <= 1.0 for p in
                                                   self.cue_probabilities):
             raise ParameterError("task: cue_probabilities must be probabilities in [0, 1]")

@@ -147,6 +147,7 @@ class EINetConfig:
     max_active: int | None = None
     neurons: NeuronParams = field(default_factory=NeuronParams)
     dtype: str = "float32"
+    detach_reset: bool = True  # stop the gradient through the reset (the usual choice)
 
     def __post_init__(self):
         for name in ("n_exc", "n_inh", "n_in", "n_out"):
@@ -223,6 +224,7 @@ class Constants:
     surrogate: Any
     dense: bool
     max_active: int | None
+    detach_reset: bool = True
 
 
 def constants(cfg: EINetConfig) -> Constants:
@@ -236,7 +238,8 @@ def constants(cfg: EINetConfig) -> Constants:
         A_th=nrn.A_th / sc, t_ref=float(nrn.t_ref), d_I1=math.exp(-dt / nrn.tau_I1),
         d_I2=math.exp(-dt / nrn.tau_I2), d_th=math.exp(-dt / nrn.tau_th),
         surrogate=get_surrogate(cfg.surrogate, **cfg.surrogate_params),
-        dense=cfg.synapses == "dense", max_active=cfg.max_active)
+        dense=cfg.synapses == "dense", max_active=cfg.max_active,
+        detach_reset=bool(cfg.detach_reset))
 
 
 # ---- connectivity and initialisation ---------------------------------------------------------
@@ -358,7 +361,7 @@ def step(c: Constants, syn, params: dict, s: dict, x_t, *, detach_recurrent: boo
     g_i = c.lam * s["g_i"] + syn("i", z_prev[:, ne:])
     u, x, ref, theta, du_dv, b_e, b_i = membrane(c, s, g_e, g_i)
     z = c.surrogate(x)
-    zd = lax.stop_gradient(z)
+    zd = lax.stop_gradient(z) if c.detach_reset else z
     new = {"v": u * (1.0 - zd) + zd * c.v_reset,
            "I1": s["I1"] * c.d_I1 * (1.0 - zd) + zd * c.A1,
            "I2": s["I2"] * c.d_I2 + zd * c.A2,

@@ -69,6 +69,8 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
     forward in time. ``mask`` (T,) must be a host array (it splits the trial in two scans)."""
     if rule not in RULES:
         raise ParameterError(f"online rule must be one of {RULES}, got {rule!r}")
+    if not cfg.detach_reset:
+        raise ParameterError("the online rule assumes the reset is detached (detach_reset=True)")
     c = constants(cfg)
     dtype = jnp.dtype(cfg.dtype)
     mask = np.asarray(mask, np.float32)
