@@ -270,17 +270,19 @@ class JobRunner(QObject):
         if none is left."""
         return self._wait_for(lambda: not self._jobs, timeout_ms)
 
-    def drop(self, name: str) -> None:
-        """Set the running job aside if it is ``name`` (a model preview the user's next action
-        supersedes): cancel it and stop following it, without waiting, so that ``submit`` is
-        free at once."""
-        if self._jobs and self._jobs[0].name == name:
-            rjob = self._jobs.pop(0)
+    def drop(self, name_or_job) -> None:
+        """Set aside the jobs called ``name`` (or that one :class:`RunnerJob`), running or
+        queued: a model preview the user's next action supersedes. They are cancelled and no
+        longer followed (their own handles still end), without waiting, so that ``submit`` is
+        free at once. No ``idle`` is emitted: the caller is about to submit."""
+        dropped = [j for j in self._jobs if j is name_or_job or j.name == name_or_job]
+        for rjob in dropped:
+            self._jobs.remove(rjob)
             rjob.detached = True
             self._detached.append(rjob)
             rjob.cancel()
-            if self._jobs:
-                self._job_name = self._jobs[0].name
+        if dropped and self._jobs:
+            self._job_name = self._jobs[0].name
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel this runner's jobs (dropped ones too) and wait for them; True if all ended.

@@ -131,13 +131,14 @@ def test_each_job_has_its_own_signals_and_drop_does_not_wait(make_workbench, qtb
     window = _with_example(make_workbench, qtbot)
     runner = window.runner
     seen = []
-    for name in ("started", "finished", "cancelled", "failed"):
-        getattr(runner, name).connect(lambda *a, n=name: seen.append(n))
-    slow = runner.submit(J.IgnoresCancel(seconds=120, name="preview"))
+    for name in ("started", "finished", "cancelled", "failed"):  # model previews left out
+        getattr(runner, name).connect(
+            lambda *a, n=name: seen.append(n) if runner.job_name != "preview" else None)
+    slow = runner.submit(J.IgnoresCancel(seconds=120, name="stubborn"))
     with qtbot.waitSignal(slow.started, timeout=60000):
         pass
     t0 = time.perf_counter()
-    runner.drop("preview")
+    runner.drop(slow)
     assert time.perf_counter() - t0 < 0.2  # the GUI thread did not wait for it
     assert not runner.busy
     nxt = runner.submit(J.Echo("next"))
@@ -161,7 +162,16 @@ def test_each_job_has_its_own_signals_and_drop_does_not_wait(make_workbench, qtb
                            order="strict"):
         pass
     assert idles == [False] and not runner.busy
-    assert seen == ["started", "started", "finished"] + ["started", "finished"] * 2
+    # drop() also takes a queued job (by name or handle) out of the queue
+    d = runner.submit(J.Steps(n=30, dt=0.01))
+    e = runner.submit(J.Echo("superseded", name="setup"), queue=True)
+    runner.drop("setup")
+    assert runner.busy and runner.job_name == "steps" and e.detached
+    with qtbot.waitSignals([e.cancelled, d.finished], timeout=30000, order="strict"):
+        pass
+    assert e.handle.started_at is None  # it never ran
+    # a, b and d on the runner's signals; c (broadcast=False) and the dropped e not
+    assert seen == ["started", "started", "finished"] + ["started", "finished"] * 3
 
 
 def test_the_thread_engine_stays_selectable(qtbot):
