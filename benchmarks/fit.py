@@ -79,15 +79,15 @@ def load_synthetic(name: str) -> Objective:
 def multistart_cost(obj: Objective, K: int = 8, repeats: int = 2) -> dict:
     """Seconds for one batched value-and-gradient of K starts vs one of a single start."""
     Z = np.random.default_rng(0).random((K, obj.dim))
-    obj.value_and_grad_batch(Z)
-    obj.value_and_grad_batch(Z[:1])
+    obj.batch("value_and_grad", Z)
+    obj.batch("value_and_grad", Z[:1])
     t = time.perf_counter()
     for _ in range(repeats):
-        obj.value_and_grad_batch(Z)
+        obj.batch("value_and_grad", Z)
     tk = (time.perf_counter() - t) / repeats
     t = time.perf_counter()
     for _ in range(repeats):
-        obj.value_and_grad_batch(Z[:1])
+        obj.batch("value_and_grad", Z[:1])
     t1 = (time.perf_counter() - t) / repeats
     return {"K": K, "batched_seconds": tk, "single_seconds": t1,
             "ratio_vs_K_singles": tk / (K * t1)}

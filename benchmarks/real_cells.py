@@ -38,8 +38,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.fitting import Budget  # noqa: E402
 from core.fitting.cell import Split, fit_cell, validate  # noqa: E402
-from core.fitting.objective import Budget  # noqa: E402
 from core.io import open_cell  # noqa: E402
 
 DATA = Path(os.environ.get("BRAINFIT_SHARED_DATA",

@@ -10,8 +10,8 @@ from .compare import compare
 from .fit import run_fit
 from .jobs import CompareJob, FitJob, ObjectiveSpec
 from .losses import gamma_factor, mse, van_rossum
-from .objective import Budget, LossSpec, Objective
-from .optimizers import available_methods, default_budget, describe_methods
+from .objective import LossSpec, Objective
+from .optimizers import Budget, available_methods, default_budget, describe_methods
 from .predict import Prediction, PredictJob, predict
 from .results import ComparisonResult, FitResult, load_fit
 

@@ -28,8 +28,8 @@ from ..features import measure_cell, reliability, repeated_stimulus
 from ..models import MODELS
 from .fit import run_fit
 from .losses import LossSpec, gamma_factor, threshold_crossings
-from .objective import Budget, Objective
-from .optimizers import get_optimizer
+from .objective import Objective
+from .optimizers import Budget, get_optimizer
 from .results import FitResult
 from .starts import DataDefaults, data_defaults
 
@@ -98,7 +98,7 @@ def _threshold_screen(defaults: DataDefaults, V, I, dt, spikes, name: str,
     obj = Objective(defaults.model, V, I, dt, free, bounds=bounds, fixed=fixed,
                     data_spikes=spikes, loss=LossSpec(kind="gamma"))
     Z = np.array([obj.to_unit({name: a, "V_reset": b}) for a, b in zip(thresholds, resets)])
-    losses = obj.gamma_loss_batch(Z)
+    losses = obj.batch("gamma", Z)
     k = int(np.argmin(losses))
     return {name: float(thresholds[k]), "V_reset": float(resets[k])}, float(losses[k])
 

@@ -12,7 +12,7 @@ from ..events import Event
 from ..features import CellMeasurements, measure_cell
 from ..jobs import IsCancelled, Report, check_cancelled
 from .cell import SPIKE_THRESHOLD, CellFit, Split, cell_defaults, default_split, fit_cell
-from .objective import Budget
+from .optimizers import Budget
 from .predict import Prediction, predict
 from .starts import DataDefaults
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import JobCancelled, OptimizerError
 from .fit import run_fit
-from .objective import Budget, Objective
-from .optimizers import OPTIMIZERS
+from .objective import Objective
+from .optimizers import OPTIMIZERS, Budget
 from .results import ComparisonResult, FitResult, table_rows
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import BrainfitError, DivergenceError, JobCancelled, OptimizerError
-from .objective import PENALTY, Budget, Objective
-from .optimizers import StopOptimization, Tracker, get_optimizer
+from .objective import PENALTY, Objective
+from .optimizers import Budget, StopOptimization, Tracker, get_optimizer
 from .results import FitResult
 from .uncertainty import hessian_uncertainty
 

@@ -17,7 +17,8 @@ from typing import Any
 from ..jobs import IsCancelled, Report
 from .compare import compare
 from .fit import run_fit
-from .objective import Budget, LossSpec, Objective
+from .objective import LossSpec, Objective
+from .optimizers import Budget
 from .results import ComparisonResult, FitResult
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -405,11 +405,10 @@ class Objective:
         return 0.5 * (lo + hi)
 
     def to_params(self, z) -> dict[str, float]:
-        """Unit-cube point -> {name: value} of the free parameters (model units)."""
-        z = np.clip(np.asarray(z, float), 0.0, 1.0)
-        lo_t, hi_t = np.asarray(self._consts["lo_t"]), np.asarray(self._consts["hi_t"])
-        t = lo_t + z * (hi_t - lo_t)
-        theta = np.where(self.log, np.exp(t), t)
+        """Unit-cube point -> {name: value} of the free parameters (model units); the same
+        transform the compiled losses use."""
+        z = jnp.asarray(np.clip(np.asarray(z, float), 0.0, 1.0))
+        theta = np.asarray(self._fns["params"](z, self._consts))
         return {n: float(v) for n, v in zip(self.free, theta)}
 
     def to_unit(self, params: Mapping[str, float]) -> np.ndarray:
@@ -432,18 +431,38 @@ class Objective:
         return self.model_class(**self.all_params(z))
 
     # ---- evaluations ------------------------------------------------------------------------
-    def loss_batch(self, Z) -> np.ndarray:
-        """Objective values (K,) for unit-cube points ``Z`` (K, d); diverging sets get PENALTY.
-        With ``loss.kind == "gamma"`` the values are gamma-factor losses (see
-        :meth:`gamma_loss_batch`)."""
-        if self.loss_spec.kind == "gamma":
-            return self.gamma_loss_batch(Z)
-        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
-        return np.asarray(self._fns["loss"](Z, self._consts))
+    #: what :meth:`batch` evaluates; each is one compiled, vmapped call over the rows of Z
+    BATCH_KINDS = ("loss", "mse", "gamma", "screen", "value_and_grad", "counted_value_and_grad",
+                   "forced_loss", "forced_value_and_grad")
 
-    def gamma_loss_batch(self, Z) -> np.ndarray:
-        """Gamma-factor losses ``1 + 2|r_data - r_model|/r_data - Gamma`` (seed paper Eq. 3) of
-        the rows of ``Z``: one batched simulation, spike matching in NumPy (no gradient)."""
+    def batch(self, kind: str, Z):
+        """Evaluate ``kind`` at the unit-cube points ``Z`` (K, d) in one batched simulation.
+
+        ``loss``: the objective (K,) (gamma-factor losses when ``loss.kind == "gamma"``);
+        ``mse``: voltage MSE (K,); ``gamma``: seed paper Eq. 3, 1 + 2|r_data - r_model|/r_data -
+        Gamma (K,), spikes matched in NumPy, no gradient; ``screen``: (objective, spike-count
+        mismatch); ``value_and_grad``: (values, gradients (K, d) in unit-cube coordinates);
+        ``counted_value_and_grad``: (values, gradients, count mismatches); ``forced_*``: the
+        teacher-forced staged loss (the model reset at the data's spikes: smooth in the
+        parameters). Diverging or non-finite points get PENALTY (gradient 0, mismatch 1e9)."""
+        if kind not in self.BATCH_KINDS:
+            raise ValueError(f"unknown batch kind {kind!r}; known: {', '.join(self.BATCH_KINDS)}")
+        if kind == "gamma" or (kind == "loss" and self.loss_spec.kind == "gamma"):
+            return self._gamma_batch(Z)
+        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
+        out = self._fns[kind](Z, self._consts)
+        if not isinstance(out, tuple):
+            return np.asarray(out)
+        out = tuple(np.array(o) for o in out)
+        if kind.endswith("value_and_grad"):
+            v, g = out[0], out[1]
+            bad = ~np.isfinite(v) | ~np.all(np.isfinite(g), axis=1) | (v >= PENALTY)
+            v[bad], g[bad] = PENALTY, 0.0
+            if len(out) == 3:
+                out[2][bad] = 1e9
+        return out
+
+    def _gamma_batch(self, Z) -> np.ndarray:
         Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
         V, S, status = self._fns["simulate_batch"](Z, self._consts)
         V, S, status = np.asarray(V), np.asarray(S), np.asarray(status)
@@ -455,56 +474,10 @@ class Objective:
             out[k] = self.gamma(V[k].T, S[k].T).loss
         return out
 
-    def screen_batch(self, Z) -> tuple[np.ndarray, np.ndarray]:
-        """(objective values, spike-count mismatch) for the rows of ``Z`` in one simulation."""
-        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
-        v, n = self._fns["screen"](Z, self._consts)
-        return np.asarray(v), np.asarray(n)
-
-    def counted_value_and_grad_batch(self, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Values (K,), gradients (K, d) and spike-count mismatches (K,) in one simulation."""
-        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
-        v, g, n = self._fns["counted_value_and_grad"](Z, self._consts)
-        v, g, n = np.array(v), np.array(g), np.array(n)
-        bad = ~np.isfinite(v) | ~np.all(np.isfinite(g), axis=1) | (v >= PENALTY)
-        v[bad], g[bad], n[bad] = PENALTY, 0.0, 1e9
-        return v, g, n
-
-    def mse_batch(self, Z) -> np.ndarray:
-        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
-        return np.asarray(self._fns["mse"](Z, self._consts))
-
-    def value_and_grad_batch(self, Z) -> tuple[np.ndarray, np.ndarray]:
-        """Values (K,) and gradients (K, d) with respect to the unit-cube coordinates."""
-        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
-        v, g = self._fns["value_and_grad"](Z, self._consts)
-        v, g = np.array(v), np.array(g)
-        bad = ~np.isfinite(v) | ~np.all(np.isfinite(g), axis=1) | (v >= PENALTY)
-        v[bad] = PENALTY
-        g[bad] = 0.0
-        return v, g
-
     @property
     def can_force_spikes(self) -> bool:
         """Teacher forcing applies to models with a reset and data that contain spikes."""
         return self.model_class.has_reset and any(np.size(s) for s in self.data_spikes)
-
-    def forced_loss_batch(self, Z) -> np.ndarray:
-        """Staged-fitting loss with the model reset at the *data's* spike steps (teacher
-        forcing): voltage MSE + mean hinge^2 of the threshold distance (cross at data spikes,
-        stay below elsewhere). Smooth in the parameters (no spike can move), so it gives the
-        gradient a convex-looking first stage for integrate-and-fire models."""
-        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
-        return np.asarray(self._fns["forced_loss"](Z, self._consts))
-
-    def forced_value_and_grad_batch(self, Z) -> tuple[np.ndarray, np.ndarray]:
-        Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
-        v, g = self._fns["forced_value_and_grad"](Z, self._consts)
-        v, g = np.array(v), np.array(g)
-        bad = ~np.isfinite(v) | ~np.all(np.isfinite(g), axis=1) | (v >= PENALTY)
-        v[bad] = PENALTY
-        g[bad] = 0.0
-        return v, g
 
     def simulate(self, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(V (n_sweeps, T) mV, spike trains (n_sweeps, T), status (n_sweeps,)) at ``z``."""
@@ -524,7 +497,7 @@ class Objective:
         diverged = bool(np.any(status != 0)) or not np.all(np.isfinite(V))
         mse = float(np.mean((V - self.V) ** 2)) if not diverged else float("inf")
         g = self.gamma(V, S)
-        return {"loss": mse, "objective": float(self.loss_batch(np.asarray(z)[None])[0]),
+        return {"loss": mse, "objective": float(self.batch("loss", np.asarray(z)[None])[0]),
                 "gamma": g.gamma, "gamma_loss": g.loss, "n_model_spikes": g.n_model,
                 "n_data_spikes": g.n_data, "n_coincident": g.n_coincident, "diverged": diverged}
 
@@ -556,7 +529,7 @@ class Objective:
         inside = all(self.bounds[n][0] <= params[n] <= self.bounds[n][1] for n in self.free)
         if not inside:
             return None
-        return float(self.mse_batch(z[None])[0])
+        return float(self.batch("mse", z[None])[0])
 
     def settings(self) -> dict[str, Any]:
         """JSON-able description of the objective (saved with every result)."""
@@ -571,21 +544,3 @@ class Objective:
             "loss": self.loss_spec.as_dict(), "spike_threshold": self.spike_threshold,
             "source": self.source, "truth": self.truth,
         }
-
-
-@dataclass
-class Budget:
-    """Stop after ``evaluations`` loss evaluations (one simulation each, gradient included) or
-    ``seconds`` of wall time, whichever comes first (None: no limit of that kind)."""
-
-    evaluations: int | None = None
-    seconds: float | None = None
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.evaluations is not None and int(self.evaluations) < 1:
-            raise ParameterError(f"evaluation budget must be >= 1, got {self.evaluations}")
-        if self.seconds is not None and not (self.seconds > 0):
-            raise ParameterError(f"time budget must be > 0 s, got {self.seconds}")
-        if self.evaluations is None and self.seconds is None:
-            raise ParameterError("a budget needs evaluations or seconds")

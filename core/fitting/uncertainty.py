@@ -52,7 +52,7 @@ derivatives through the surrogate spikes explode (an indefinite 1e150 Hessian). 
 fitted exactly give ``sigma^2 = L(theta*) ~ 0`` and so standard errors ~ 0: correct for data
 without noise (the parameters are determined exactly), not a failure.
 
-``hessian_uncertainty`` needs of the objective only ``hessian(z)``, ``mse_batch(Z)``,
+``hessian_uncertainty`` needs of the objective only ``hessian(z)``, ``batch("mse", Z)``,
 ``to_params(z)``, ``V`` (its size is ``N``), ``free``, ``log``, ``lower`` and ``upper``.
 """
 
@@ -124,7 +124,7 @@ def hessian_uncertainty(objective, z, loss: float | None = None) -> Uncertainty:
     H = 0.5 * (H + H.T)
     d = H.shape[0]
     N = objective.V.size
-    sigma2 = float(objective.mse_batch(z[None])[0]) if loss is None else float(loss)
+    sigma2 = float(objective.batch("mse", z[None])[0]) if loss is None else float(loss)
     log = np.asarray(objective.log, bool)
     lower, upper = np.asarray(objective.lower, float), np.asarray(objective.upper, float)
     lo_t = np.where(log, np.log(np.where(log, lower, 1.0)), lower)

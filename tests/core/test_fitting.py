@@ -158,7 +158,7 @@ def test_loss_at_truth_is_zero_and_mse_matches_numpy(gif_objective, gif_problem)
     assert gif_objective.loss_at_truth() < 1e-20
     z = np.array([0.3, 0.6, 0.2, 0.8])
     V, _, _ = gif_objective.simulate(z)
-    assert gif_objective.mse_batch(z[None])[0] == pytest.approx(
+    assert gif_objective.batch("mse", z[None])[0] == pytest.approx(
         np.mean((V - gif_problem["V"]) ** 2), rel=1e-12)
     assert gif_objective.to_unit(gif_objective.to_params(z)) == pytest.approx(z)
 
@@ -170,9 +170,9 @@ def _fd_grad(f, z, h=1e-6):
 
 def test_hh_gradient_matches_finite_differences(hh_objective):
     z = hh_objective.to_unit({"gNa": 24.0, "gK": 5.0, "gL": 0.012})
-    v, g = hh_objective.value_and_grad_batch(z[None])
-    fd = _fd_grad(lambda x: hh_objective.loss_batch(x[None])[0], z)
-    assert v[0] == pytest.approx(hh_objective.loss_batch(z[None])[0])
+    v, g = hh_objective.batch("value_and_grad", z[None])
+    fd = _fd_grad(lambda x: hh_objective.batch("loss", x[None])[0], z)
+    assert v[0] == pytest.approx(hh_objective.batch("loss", z[None])[0])
     np.testing.assert_allclose(g[0], fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
 
 
@@ -183,7 +183,7 @@ def test_forward_mode_gradient_equals_reverse_mode(hh_objective):
     import jax.numpy as jnp
 
     Z = np.array([[0.52, 0.47, 0.5], [0.3, 0.6, 0.4]])
-    v, g = hh_objective.value_and_grad_batch(Z)
+    v, g = hh_objective.batch("value_and_grad", Z)
     loss = hh_objective._fns["loss"]
     for z, vi, gi in zip(Z, v, g):
         single = lambda x: loss(x[None], hh_objective._consts)[0]
@@ -194,9 +194,9 @@ def test_forward_mode_gradient_equals_reverse_mode(hh_objective):
 
 def test_counted_value_and_grad_matches_screen_and_gradient(hh_objective):
     Z = np.array([[0.52, 0.47, 0.5], [0.0, 1.0, 1.0], [0.3, 0.6, 0.4]])
-    v, g, n = hh_objective.counted_value_and_grad_batch(Z)
-    v_ref, g_ref = hh_objective.value_and_grad_batch(Z)
-    sv, sn = hh_objective.screen_batch(Z)
+    v, g, n = hh_objective.batch("counted_value_and_grad", Z)
+    v_ref, g_ref = hh_objective.batch("value_and_grad", Z)
+    sv, sn = hh_objective.batch("screen", Z)
     np.testing.assert_allclose(v, v_ref, rtol=1e-12)
     np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-12 * np.abs(g_ref).max())
     np.testing.assert_array_equal(n, sn)
@@ -214,19 +214,19 @@ def test_counted_value_and_grad_matches_screen_and_gradient(hh_objective):
 
 def test_forced_spike_loss_is_smooth_and_its_gradient_exact(gif_objective):
     z = gif_objective.to_unit({"A1": 0.5, "A2": -0.2, "tau_I1": 8.0, "tau_I2": 60.0})
-    _, g = gif_objective.forced_value_and_grad_batch(z[None])
-    fd = _fd_grad(lambda x: gif_objective.forced_loss_batch(x[None])[0], z)
+    _, g = gif_objective.batch("forced_value_and_grad", z[None])
+    fd = _fd_grad(lambda x: gif_objective.batch("forced_loss", x[None])[0], z)
     np.testing.assert_allclose(g[0], fd, rtol=1e-5, atol=1e-8)
     zt = gif_objective.to_unit(GIF_TRUTH)
-    assert gif_objective.forced_loss_batch(zt[None])[0] < 1e-20
+    assert gif_objective.batch("forced_loss", zt[None])[0] < 1e-20
 
 
 def test_hessian_matches_finite_differences_of_gradient(hh_objective):
     z = hh_objective.to_unit({"gNa": 22.0, "gK": 6.5, "gL": 0.011})
     H = hh_objective.hessian(z)
     h = 1e-7  # the HH loss is stiff: larger steps see the curvature change (checked: converges)
-    fd = np.stack([(hh_objective.value_and_grad_batch((z + h * e)[None])[1][0]
-                    - hh_objective.value_and_grad_batch((z - h * e)[None])[1][0]) / (2 * h)
+    fd = np.stack([(hh_objective.batch("value_and_grad", (z + h * e)[None])[1][0]
+                    - hh_objective.batch("value_and_grad", (z - h * e)[None])[1][0]) / (2 * h)
                    for e in np.eye(3)])
     np.testing.assert_allclose(H, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
 
@@ -239,8 +239,8 @@ def test_gif_standard_errors_finite_from_forced_hessian(gif_objective):
     zt = gif_objective.to_unit(GIF_TRUTH)
     H = gif_objective.hessian(zt)
     h = 1e-6
-    fd = np.stack([(gif_objective.forced_value_and_grad_batch((zt + h * e)[None])[1][0]
-                    - gif_objective.forced_value_and_grad_batch((zt - h * e)[None])[1][0]) / (2 * h)
+    fd = np.stack([(gif_objective.batch("forced_value_and_grad", (zt + h * e)[None])[1][0]
+                    - gif_objective.batch("forced_value_and_grad", (zt - h * e)[None])[1][0]) / (2 * h)
                    for e in np.eye(4)])
     np.testing.assert_allclose(H, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
     u = hessian_uncertainty(gif_objective, zt, loss=1.0)
@@ -253,7 +253,7 @@ def test_lockstep_multistart_equals_independent_scipy_runs(hh_objective):
     tracker = Tracker(hh_objective, Budget(evaluations=10_000))
     outs = lockstep_lbfgsb(tracker, Z0, maxiter=15)
     for z0, out in zip(Z0, outs):
-        ref = minimize(lambda x: tuple(a[0] for a in hh_objective.value_and_grad_batch(x[None])),
+        ref = minimize(lambda x: tuple(a[0] for a in hh_objective.batch("value_and_grad", x[None])),
                        z0, jac=True, method="L-BFGS-B", bounds=[(0, 1)] * 3,
                        options={"maxiter": 15, "ftol": 1e-12, "gtol": 1e-8, "maxcor": 20,
                                 "maxls": 30})

@@ -28,7 +28,8 @@ class QuadraticObjective:
     def hessian(self, z):
         return self.H
 
-    def mse_batch(self, Z):
+    def batch(self, kind, Z):
+        assert kind == "mse"
         return np.full(len(Z), self.sigma2)
 
     def to_params(self, z):

@@ -156,8 +156,8 @@ def _add_fit(p) -> None:
 
 
 def _cmd_fit(args) -> int:
+    from core.fitting import Budget, LossSpec, Objective
     from core.fitting.compare import compare
-    from core.fitting.objective import Budget, LossSpec, Objective
     from core.fitting.optimizers import OPTIMIZERS
 
     if args.model not in MODELS:
@@ -216,8 +216,8 @@ def _cmd_fit(args) -> int:
 def _default_fit(args, rec, methods) -> int:
     """``brainfit fit FILE --model M`` without ``--free``: the data-derived default fit of
     :func:`core.fitting.cell.fit_cell`, each method in turn, each validated on held-out data."""
+    from core.fitting import Budget
     from core.fitting.cell import fit_cell
-    from core.fitting.objective import Budget
 
     if args.sweeps:
         rec = rec.select(parse_sweeps(args.sweeps), parse_window(args.window))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...errors import OptimizerError
-from .base import Optimizer, OptOutcome, StopOptimization, Tracker, sobol_points
+from .base import Budget, Optimizer, OptOutcome, StopOptimization, Tracker, sobol_points
 from .hybrid import Hybrid
 from .lbfgsb import LBFGSB, lockstep_lbfgsb
 from .nevergrad import DE, PSO, TwoPointsDE
@@ -40,7 +40,7 @@ def get_optimizer(method: str, **options) -> Optimizer:
     return _cls(method)(**options)
 
 
-__all__ = ["OPTIMIZERS", "OptOutcome", "Optimizer", "StopOptimization", "Tracker",
+__all__ = ["Budget", "OPTIMIZERS", "OptOutcome", "Optimizer", "StopOptimization", "Tracker",
            "available_methods", "default_budget", "describe_methods", "get_optimizer",
            "lockstep_lbfgsb", "sobol_points", "LBFGSB", "Hybrid", "DE", "TwoPointsDE", "PSO",
            "Bayes"]

@@ -20,9 +20,27 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...errors import ParameterError
 from ...events import FitProgress
-from ..objective import PENALTY, Budget, Objective
+from ..objective import PENALTY, Objective
 
+
+@dataclass
+class Budget:
+    """Stop after ``evaluations`` loss evaluations (one simulation each, gradient included) or
+    ``seconds`` of wall time, whichever comes first (None: no limit of that kind)."""
+
+    evaluations: int | None = None
+    seconds: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.evaluations is not None and int(self.evaluations) < 1:
+            raise ParameterError(f"evaluation budget must be >= 1, got {self.evaluations}")
+        if self.seconds is not None and not (self.seconds > 0):
+            raise ParameterError(f"time budget must be > 0 s, got {self.seconds}")
+        if self.evaluations is None and self.seconds is None:
+            raise ParameterError("a budget needs evaluations or seconds")
 
 class StopOptimization(Exception):
     """Raised by the tracker: ``reason`` is "cancelled", "evaluations" or "time"."""
@@ -101,7 +119,7 @@ class Tracker:
             raise StopOptimization("cancelled")
         Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
         count = Z.shape[0] if count is None else count
-        values = self.objective.loss_batch(Z)
+        values = self.objective.batch("loss", Z)
         self._record(Z, values, count)
         return values
 
@@ -114,7 +132,7 @@ class Tracker:
             raise StopOptimization("cancelled")
         Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
         count = Z.shape[0] if count is None else count
-        values, counts = self.objective.screen_batch(Z)
+        values, counts = self.objective.batch("screen", Z)
         self._record(Z, values if count_weight is None else
                      values + count_weight * np.minimum(counts, 1e6), count)
         return values, counts
@@ -129,7 +147,7 @@ class Tracker:
             raise StopOptimization("cancelled")
         Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
         count = Z.shape[0] if count is None else count
-        values, grads, counts = self.objective.counted_value_and_grad_batch(Z)
+        values, grads, counts = self.objective.batch("counted_value_and_grad", Z)
         values = np.where(values >= PENALTY, values,
                           values + count_weight * np.minimum(counts, 1e6))
         self._record(Z, values, count)
@@ -140,7 +158,7 @@ class Tracker:
             raise StopOptimization("cancelled")
         Z = np.clip(np.atleast_2d(np.asarray(Z, float)), 0.0, 1.0)
         count = Z.shape[0] if count is None else count
-        values, grads = self.objective.value_and_grad_batch(Z)
+        values, grads = self.objective.batch("value_and_grad", Z)
         self._record(Z, values, count)
         return values, grads
 

@@ -21,7 +21,7 @@ unchanged; ``FitResult.loss`` is the plain MSE at the best point.
 
 Staged fitting for models with a reset (``forced``, default on when the data have spikes): the
 screen also scores every point with the *teacher-forced* loss (model reset at the data's spike
-steps, plus hinge terms on the threshold distance, see ``Objective.forced_loss_batch``), which is
+steps, plus hinge terms on the threshold distance, see ``Objective.batch``), which is
 smooth because no spike can move; L-BFGS-B first minimises that (stage A), then the free-running
 voltage MSE from the best of the stage-A optima and of the screen (stage B). Stage A removes the
 line-search failures that stop naive surrogate-gradient L-BFGS-B on integrate-and-fire models
@@ -30,6 +30,7 @@ line-search failures that stop naive surrogate-gradient L-BFGS-B on integrate-an
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -67,15 +68,15 @@ class Hybrid(Optimizer):
 
     def warmup(self, objective) -> None:
         _, batch, polish = self._sizes()
-        objective.screen_batch(np.full((batch, objective.dim), 0.5))
+        objective.batch("screen", np.full((batch, objective.dim), 0.5))
         if self.options.get("forced", True) and objective.can_force_spikes:
-            objective.forced_loss_batch(np.full((batch, objective.dim), 0.5))
-            objective.forced_value_and_grad_batch(np.full((polish, objective.dim), 0.5))
-            objective.loss_batch(np.full((polish, objective.dim), 0.5))
+            objective.batch("forced_loss", np.full((batch, objective.dim), 0.5))
+            objective.batch("forced_value_and_grad", np.full((polish, objective.dim), 0.5))
+            objective.batch("loss", np.full((polish, objective.dim), 0.5))
         elif self._count_weight(objective) is not None:
-            objective.counted_value_and_grad_batch(np.full((polish, objective.dim), 0.5))
+            objective.batch("counted_value_and_grad", np.full((polish, objective.dim), 0.5))
             return
-        objective.value_and_grad_batch(np.full((polish, objective.dim), 0.5))
+        objective.batch("value_and_grad", np.full((polish, objective.dim), 0.5))
 
     def _count_weight(self, objective) -> float | None:
         w = self.options.get("count_weight", 1e3)
@@ -111,7 +112,7 @@ class Hybrid(Optimizer):
                 n = chunk.shape[0]
                 if n < batch:
                     chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
-                forced[lo:lo + n] = tracker.evaluate_aux(obj.forced_loss_batch, chunk, n)[:n]
+                forced[lo:lo + n] = tracker.evaluate_aux(partial(obj.batch, "forced_loss"), chunk, n)[:n]
                 tracker.end_iteration("hybrid: forced-spike screen")
             starts_a = _distinct_best(Z, forced, polish, min_dist=0.02)
             starts_a = np.concatenate(
@@ -119,7 +120,7 @@ class Hybrid(Optimizer):
             rem = tracker.remaining()
             outs = lockstep_lbfgsb(tracker, starts_a, maxiter=int(self.options.get("maxiter_a", 200)),
                                    message="hybrid: L-BFGS-B on the forced-spike loss",
-                                   aux=obj.forced_value_and_grad_batch,
+                                   aux=partial(obj.batch, "forced_value_and_grad"),
                                    max_rounds=None if rem is None else max(1, rem // polish // 2))
             Za = np.stack([o.x if o is not None else z for o, z in zip(outs, starts_a)])
             va = tracker.evaluate(Za)

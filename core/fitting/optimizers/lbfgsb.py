@@ -10,6 +10,7 @@ Starts come from a scrambled Sobol sequence over the bounds (or ``x0`` for the f
 from __future__ import annotations
 
 import threading
+from functools import partial
 from types import SimpleNamespace
 from typing import ClassVar
 
@@ -157,10 +158,10 @@ class LBFGSB(Optimizer):
 
     def warmup(self, objective) -> None:
         K = int(self.options.get("starts", 8))
-        objective.value_and_grad_batch(np.full((K, objective.dim), 0.5))
+        objective.batch("value_and_grad", np.full((K, objective.dim), 0.5))
         if self.options.get("forced", True) and objective.can_force_spikes:
-            objective.loss_batch(np.full((K, objective.dim), 0.5))
-            objective.forced_value_and_grad_batch(np.full((K, objective.dim), 0.5))
+            objective.batch("loss", np.full((K, objective.dim), 0.5))
+            objective.batch("forced_value_and_grad", np.full((K, objective.dim), 0.5))
 
     def run(self, tracker: Tracker, rng: np.random.Generator) -> OptOutcome:
         Z0 = self.starts(tracker.objective.dim, tracker.seed)
@@ -168,13 +169,13 @@ class LBFGSB(Optimizer):
         if self.options.get("forced", True) and obj.can_force_spikes:
             # staged fit for models with a reset: the starts' own loss first (the reference
             # every improvement is measured against), then L-BFGS-B on the teacher-forced loss
-            # (smooth: see Objective.forced_loss_batch), then the free-running MSE from there
+            # (smooth: see Objective.batch), then the free-running MSE from there
             tracker.evaluate(Z0)
             tracker.end_iteration("L-BFGS-B: starting points")
             rem = tracker.remaining()
             outs = lockstep_lbfgsb(tracker, Z0, maxiter=int(self.options.get("maxiter_a", 200)),
                                    message="L-BFGS-B on the forced-spike loss",
-                                   aux=obj.forced_value_and_grad_batch,
+                                   aux=partial(obj.batch, "forced_value_and_grad"),
                                    max_rounds=None if rem is None else max(1, rem // len(Z0) // 2))
             Z0 = np.stack([o.x if o is not None else z for o, z in zip(outs, Z0)])
         outs = lockstep_lbfgsb(tracker, Z0, maxiter=int(self.options.get("maxiter", 1000)),

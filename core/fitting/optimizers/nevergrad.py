@@ -31,7 +31,7 @@ class NevergradOptimizer(Optimizer):
         return p
 
     def warmup(self, objective) -> None:
-        objective.loss_batch(np.full((self._popsize(), objective.dim), 0.5))
+        objective.batch("loss", np.full((self._popsize(), objective.dim), 0.5))
 
     def run(self, tracker: Tracker, rng: np.random.Generator) -> OptOutcome:
         import nevergrad as ng

@@ -35,7 +35,7 @@ class Bayes(Optimizer):
         return b
 
     def warmup(self, objective) -> None:
-        objective.loss_batch(np.full((self._batch(), objective.dim), 0.5))
+        objective.batch("loss", np.full((self._batch(), objective.dim), 0.5))
 
     def run(self, tracker: Tracker, rng: np.random.Generator) -> OptOutcome:
         from skopt import Optimizer as SkOptimizer
