@@ -102,8 +102,8 @@ def compare_synapses(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", nargs="+", default=["bptt", "online"],
-                    choices=["bptt", "online"])
+    ap.add_argument("--methods", nargs="*", default=["bptt", "online"],
+                    choices=["bptt", "online"], help="none: only the other measurements")
     ap.add_argument("--budget-s", type=float, default=600.0)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--heldout", type=int, default=512)
