@@ -36,6 +36,7 @@ def run_app(files=(), demo: bool = False, self_test: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_app(app)
     window = MainWindow()
+    install_excepthook(window)
     recovered = not demo and offer_recovery(window)
     if not recovered:
         target = str(files[0]) if files else str(example_recording_path())
@@ -49,6 +50,25 @@ def run_app(files=(), demo: bool = False, self_test: bool = False) -> int:
 
         start_demo(window)
     return app.exec()
+
+
+def install_excepthook(window) -> None:
+    """Show an exception that escapes a slot in the error dialog (PyQt6 would abort the process
+    without a hook); the window and the session live on."""
+    import traceback
+
+    def hook(kind, value, tb) -> None:
+        from .dialogs.errors import show_error
+
+        details = "".join(traceback.format_exception(kind, value, tb))
+        sys.__stderr__.write(details)
+        try:
+            window.statusBar().showMessage(f"unexpected error: {kind.__name__}: {value}")
+            show_error(window, "Unexpected error", f"{kind.__name__}: {value}", details)
+        except Exception:  # noqa: BLE001 - the hook itself must never raise
+            pass
+
+    sys.excepthook = hook
 
 
 def offer_recovery(window) -> bool:

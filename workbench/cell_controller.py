@@ -77,7 +77,7 @@ class CellController(QObject):
         from core.fitting.cell_jobs import CellSetupJob
 
         s = self.session
-        if self._setup_job is not None and not self._setup_job.done:
+        if self._setup_job is not None and not self._setup_job.done():
             self.window.runner.drop(SETUP_JOB)  # superseded (another file or model)
         window = tuple(s.window) if s.window[1] > s.window[0] else None
         job = CellSetupJob(s.recording, s.model_name, tuple(s.fit_sweeps) or None, window,

@@ -37,11 +37,7 @@ class FitController(QObject):
         self._started = 0.0
         self._preview_timer = QTimer(self, interval=PREVIEW_MS)
         self._preview_timer.timeout.connect(self._draw_preview)
-        runner = window.runner
-        runner.progress.connect(self._on_event)
-        runner.finished.connect(self._on_finished)
-        runner.cancelled.connect(self._on_cancelled)
-        runner.failed.connect(self._on_failed)
+        self._job = None  # the running fit's RunnerJob: its own signals, nobody else's
 
     # ---- starting -----------------------------------------------------------------------------
     def build_job(self):
@@ -73,42 +69,52 @@ class FitController(QObject):
 
     def start(self) -> bool:
         runner = self.window.runner
-        if self.running or (runner.busy and runner.job_name != "preview"):
-            self.message.emit("a job is already running")
+        if self.running or getattr(self.window.cell, "running", False):
+            self.message.emit("a fit is already running")
             return False
         try:
             job = self.build_job()
+            # the window must lie inside the sweeps: refused here, with a message, instead of
+            # an exception inside a slot
+            first = self.session.recording.select((self.session.fit_sweeps[0],),
+                                                  self.session.window).sweeps[0]
         except BrainfitError as exc:
             self.message.emit(str(exc))
             return False
         self.running = True  # from here on no model preview is submitted
         runner.drop("preview")  # the fit shows its own model trace
-        first = self.session.recording.select((self.session.fit_sweeps[0],), self.session.window).sweeps[0]
         self._preview_t = first.t
         self.window.show_fit_sweep(self.session.fit_sweeps[0])
         self.window.convergence.clear_runs()
         self._latest_preview = None
         self._latest_event = None
         self._started = time.perf_counter()
-        if not self.window.runner.submit(job):
+        rjob = runner.submit(job, queue=True)
+        if not rjob:
             self.running = False
-            self.message.emit("could not start the fit: another job is running")
+            self.message.emit("could not start the fit: the worker is shut down")
             return False
+        rjob.progress.connect(self._on_event)
+        rjob.finished.connect(self._on_finished)
+        rjob.cancelled.connect(self._on_cancelled)
+        rjob.failed.connect(self._on_failed)
+        self._job = rjob
         self._set_running(True)
         self._preview_timer.start()
         return True
 
     def cancel(self) -> None:
-        if self.running:
-            self.window.runner.cancel()
-            self.message.emit("cancelling… (stops within one iteration)")
+        if self.running and self._job is not None:
+            self._job.cancel()
+            self.message.emit("cancelling… (a job that does not stop within 2 s is stopped by "
+                              "restarting the worker)")
 
     # ---- events -------------------------------------------------------------------------------
     def _units(self) -> dict[str, str]:
         return {p.name: p.unit for p in MODELS[self.session.model_name].PARAMS}
 
     def _on_event(self, event) -> None:
-        if not self._mine() or not isinstance(event, FitProgress):
+        if not isinstance(event, FitProgress):
             return
         self.window.convergence.add_point(event.method, event.seed, event.evaluations,
                                           event.elapsed, event.best_loss)
@@ -131,10 +137,6 @@ class FitController(QObject):
             self._latest_preview = None
 
     # ---- endings ------------------------------------------------------------------------------
-    def _mine(self) -> bool:
-        """True for signals of our own job (the runner is shared with model previews)."""
-        return self.running and self.window.runner.job_name == JOB_NAME
-
     def _store(self, comparison) -> None:
         if comparison is None:
             return
@@ -149,29 +151,24 @@ class FitController(QObject):
                 try:
                     self.session.set_parameter(name, source="fit", value=float(np.clip(
                         value, self.session.parameters[name].lower, self.session.parameters[name].upper)))
-                except BrainfitError:
-                    pass
+                except BrainfitError as exc:  # shown, not swallowed: the old value stays
+                    self.message.emit(f"{name}: fitted value {value:g} not taken ({exc})")
             self.window.model_panel.refresh()
             self.window.request_preview()  # the trace shows the best fit, not the last method's
 
     def _on_finished(self, result) -> None:
-        if not self._mine():
-            return
         self._finish()
         self._store(result)
         self.message.emit(f"fit finished in {time.perf_counter() - self._started:.1f} s")
 
     def _on_cancelled(self, result) -> None:
-        if not self._mine():
-            return
         self._finish()
         self._store(result)
         kept = "best-so-far results kept" if result is not None else "nothing finished yet"
         self.message.emit(f"fit cancelled ({kept})")
 
-    def _on_failed(self, message: str, _details: str) -> None:
-        if self._mine():
-            self._finish()
+    def _on_failed(self, _message: str, _details: str) -> None:
+        self._finish()  # the window shows the failure (MainWindow._on_job_failed)
 
     def _finish(self) -> None:
         self._draw_preview()

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         self.runner.finished.connect(self._on_job_finished)
         self.runner.failed.connect(self._on_job_failed)
         self.runner.idle.connect(self._on_runner_idle)
+        self.runner.worker_restarted.connect(self.statusBar().showMessage)
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
@@ -406,7 +407,8 @@ class MainWindow(QMainWindow):
         self.runner.drop("preview")  # it can run again later
         best = min(self.session.results, key=lambda f: f.loss)
         self.statusBar().showMessage(f"validating {best.model} ({best.method}) on {recording.name}…")
-        return self.runner.submit(PredictJob(best, recording, sweeps=sweeps, name="validate"))
+        return bool(self.runner.submit(PredictJob(best, recording, sweeps=sweeps, name="validate"),
+                                       queue=True))
 
     def _show_validation(self, prediction) -> None:
         from .dialogs.validation import ValidationDialog
@@ -499,6 +501,9 @@ class MainWindow(QMainWindow):
                 self.trace.show_model(rec.sweeps[result.sweeps[0]].t, result.V[0])
 
     def _on_job_failed(self, message: str, details: str) -> None:
+        if self.runner.job_name == "preview":  # a diverging preview: no dialog per edit
+            self.statusBar().showMessage(f"model preview: {message}")
+            return
         self.statusBar().showMessage(message)
         show_error(self, "Job failed", message, details)
 
@@ -519,7 +524,8 @@ class MainWindow(QMainWindow):
         if not self.confirm_discard():
             event.ignore()
             return
-        self.runner.shutdown()
+        if not self.runner.shutdown(5000):
+            self.statusBar().showMessage("a job did not stop; its worker is killed on exit")
         self.autosave_timer.stop()
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -13,7 +13,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 
-from PyQt6.QtCore import QCoreApplication, Qt
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -210,11 +210,7 @@ class NetworkPanel(QWidget):
         self.template.currentIndexChanged.connect(self._build_form)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
-        runner = window.runner
-        runner.progress.connect(self._on_event)
-        runner.finished.connect(self._on_finished)
-        runner.cancelled.connect(self._on_cancelled)
-        runner.failed.connect(self._on_failed)
+        self._handle = None  # the running job's RunnerJob (its own signals)
         self._build_form()
         self.refresh()
 
@@ -288,13 +284,16 @@ class NetworkPanel(QWidget):
             self._message(f"network: {exc}")
             return False
         runner = self.window.runner
-        if runner.busy and runner.job_name == "preview":  # a model preview: let it go
-            runner.cancel()
-            runner.wait()
-            QCoreApplication.sendPostedEvents()
-        if not runner.submit(job):
-            self._message(f"another job is running ({runner.job_name}); try again when it ends")
+        runner.drop("preview")  # a model preview: let it go, without waiting for it
+        handle = runner.submit(job, queue=True)
+        if not handle:
+            self._message("the worker is shut down; the network cannot run")
             return False
+        handle.progress.connect(self._on_event)
+        handle.finished.connect(self._on_finished)
+        handle.cancelled.connect(self._on_cancelled)
+        handle.failed.connect(self._on_failed)
+        self._handle = handle
         self._job = job
         self._set_running(True)
         self.summary.setText(f"Building and compiling the {job.template_name} network…")
@@ -303,8 +302,8 @@ class NetworkPanel(QWidget):
         return True
 
     def cancel(self) -> None:
-        if self.running:
-            self.window.runner.cancel()
+        if self.running and self._handle is not None:
+            self._handle.cancel()
             self._message("network: cancelling… (stops after the current chunk)")
 
     def _set_running(self, running: bool) -> None:
@@ -320,8 +319,6 @@ class NetworkPanel(QWidget):
             self.window.show_progress("", None)
 
     def _on_event(self, event) -> None:
-        if not self.running or getattr(event, "job", None) != JOB_NAME:
-            return
         if isinstance(event, NetworkLayout):
             self.plots.setup(event.populations, event.trace_indices, event.duration_ms, event.dt)
         elif isinstance(event, SimulationProgress) and event.preview is not None:
@@ -332,16 +329,12 @@ class NetworkPanel(QWidget):
             self.summary.setText(f"Running: {event.message}")
 
     def _on_finished(self, result) -> None:
-        if not self.running or not isinstance(result, NetworkResult):
-            return
         self._set_running(False)
         self._adopt(result)
         self._message(f"network: {result.template} finished, {result.n_spikes} spikes in "
                       f"{result.elapsed_s + result.compile_s:.1f} s")
 
     def _on_cancelled(self, partial) -> None:
-        if not self.running:
-            return
         self._set_running(False)
         if isinstance(partial, NetworkResult):
             self._adopt(partial)
@@ -351,9 +344,7 @@ class NetworkPanel(QWidget):
             self._message("network: cancelled")
 
     def _on_failed(self, message: str, _details: str) -> None:
-        if not self.running:
-            return  # the window shows the dialog for every failed job
-        self._set_running(False)
+        self._set_running(False)  # the window shows the dialog for every failed job
         self.summary.setText(f"Failed: {message}")
         self._message(f"network: {message}")
 
