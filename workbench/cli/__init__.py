@@ -62,7 +62,7 @@ def _load_plugins() -> None:
     import importlib
 
     for module in ("workbench.cli.info", "workbench.cli.fit", "workbench.cli.simulate",
-                   "workbench.cli.train"):
+                   "workbench.cli.train", "workbench.cli.batch"):
         importlib.import_module(module)
 
 
