@@ -1,0 +1,230 @@
+"""Batch fitting (core.batch, brainfit batch) on tiny synthetic cells, and the Dask engine."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+import pytest
+
+from core.batch import (
+    BatchProgress,
+    CellSpec,
+    collect_cells,
+    read_cell_result,
+    run_batch,
+)
+from core.engine import ThreadEngine
+from core.errors import RecordingError
+from core.events import Event
+from core.integrate import simulate
+from core.io import Recording, Sweep, write_recording
+from core.models import GIF
+from workbench.cli import main
+
+EVALS = 40  # evaluations per task: deterministic (no time budget), small
+
+
+def _sweeps(scale: float = 1.0):
+    dt = 0.1
+    t = np.arange(800) * dt
+    I = np.array([np.where((t > 10) & (t < 70), a * scale, 0.0) for a in (1.3, 1.7, 2.1)])
+    res = simulate(GIF(A1=0.3, A2=-0.1, tau_I1=5.0, tau_I2=100.0), I.T, dt)
+    V = np.concatenate([np.full((3, 1), -70.0), np.asarray(res.V).T[:, :-1]], axis=1)
+    return [Sweep(V[k], I[k], dt, number=k) for k in range(3)]
+
+
+@pytest.fixture(scope="module")
+def cells_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cells")
+    write_recording(Recording(tuple(_sweeps(1.0))), d / "cell_a.h5")
+    write_recording(Recording(tuple(_sweeps(1.1))), d / "cell_b.h5")
+    (d / "broken.abf").write_bytes(b"not an abf file at all" * 8)
+    return d
+
+
+@pytest.fixture(scope="module")
+def engine():
+    eng = ThreadEngine()
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
+def first_batch(cells_dir, engine, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    events: list[BatchProgress] = []
+    t0 = time.perf_counter()
+    result = run_batch([cells_dir], out, model="gif", methods=("hybrid",), seeds=(0,),
+                       seconds=None, evaluations=EVALS, uncertainty=False, engine=engine,
+                       on_event=events.append)
+    return out, result, events, time.perf_counter() - t0
+
+
+def test_folder_batch_reports_the_bad_file_and_finishes_the_rest(first_batch):
+    out, result, events, _ = first_batch
+    by_cell = {r["cell"]: r for r in result.rows}
+    assert set(by_cell) == {"cell_a", "cell_b", "broken"}
+    assert by_cell["broken"]["status"] == "failed"
+    assert "broken.abf" in by_cell["broken"]["reason"]
+    for name in ("cell_a", "cell_b"):
+        row = by_cell[name]
+        assert row["status"] == "done", row
+        assert os.path.exists(row["result_file"])
+        assert np.isfinite(row["loss"]) and row["evaluations"] > 0
+        assert any(k.startswith("param:") for k in row)
+        assert "val:n_data_spikes" in row and "val:mean_subthreshold_rmse_mV" in row
+        back = read_cell_result(row["result_file"])
+        assert back["loss"] == row["loss"] and back["cell"] == name
+        with h5py.File(row["result_file"]) as f:
+            assert f.attrs["layout"] == "brainfit-batch-cell"
+            assert "per_sweep" in json.loads(f.attrs["validation"])
+    # progress: per task and overall, the last event says everything ended
+    states = {(e.cell, e.state) for e in events}
+    assert ("broken", "failed") in states and ("cell_a", "done") in states
+    assert any(e.inner is not None for e in events)  # the fits' own events come through
+    ended = [e for e in events if e.state in ("done", "failed")]
+    assert [e.done for e in ended] == [1, 2, 3] and ended[-1].total == 3
+    assert ended[-1].failed == 1
+    # the summary has every cell, in CSV and HDF5
+    with open(result.summary_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["cell"] for r in rows} == {"cell_a", "cell_b", "broken"}
+    assert {"loss", "seconds", "val:mean_gamma_4ms", "reason"} <= set(rows[0])
+    with h5py.File(result.summary_h5) as f:
+        assert len(json.loads(f.attrs["rows"])) == 3
+        assert f["columns/loss"].shape == (3,)
+    assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
+
+
+def test_rerun_skips_finished_cells(first_batch, cells_dir, engine):
+    out, first, _, first_seconds = first_batch
+    files = {r["cell"]: r["result_file"] for r in first.rows if r["status"] == "done"}
+    mtimes = {k: os.stat(v).st_mtime_ns for k, v in files.items()}
+    submitted = []
+
+    class Counting:
+        def submit(self, job, resources=None):
+            submitted.append(job.cell)
+            return engine.submit(job, resources)
+
+        def poll(self, timeout=0.0):
+            return engine.poll(timeout)
+
+    again = run_batch([cells_dir], out, model="gif", seconds=None, evaluations=EVALS,
+                      uncertainty=False, engine=Counting())
+    assert submitted == ["broken"]  # only the failed cell is tried again
+    rows = {r["cell"]: r for r in again.rows}
+    assert rows["cell_a"]["resumed"] and rows["cell_b"]["resumed"]
+    assert rows["cell_a"]["loss"] == {r["cell"]: r for r in first.rows}["cell_a"]["loss"]
+    assert {k: os.stat(v).st_mtime_ns for k, v in files.items()} == mtimes
+    assert rows["broken"]["status"] == "failed"
+
+
+def test_manifest_maps_two_files_to_one_cell(tmp_path, engine):
+    sweeps = _sweeps(1.2)
+    write_recording(Recording(tuple(sweeps[:2])), tmp_path / "part1.h5")
+    write_recording(Recording((sweeps[2],)), tmp_path / "part2.h5")
+    (tmp_path / "cells.csv").write_text("cell,file\njoined,part1.h5\njoined,part2.h5\n")
+    cells = collect_cells([tmp_path / "cells.csv"])
+    assert cells == [CellSpec("joined", (str(tmp_path / "part1.h5"), str(tmp_path / "part2.h5")))]
+    result = run_batch(cells, tmp_path / "out", model="gif", seconds=None, evaluations=EVALS,
+                       uncertainty=False, engine=engine)
+    (row,) = result.rows
+    assert row["status"] == "done", row
+    assert row["files"].count(";") == 1
+    with h5py.File(row["result_file"]) as f:
+        summary = json.loads(f.attrs["summary"])
+    assert summary["split"]["test_sweeps"] == [2]  # three sweeps from two files: one held out
+
+
+def test_collect_cells_errors_and_names(tmp_path, cells_dir):
+    with pytest.raises(RecordingError, match="no such file"):
+        collect_cells([tmp_path / "missing"])
+    (tmp_path / "m.csv").write_text("cell,file\nx\n")
+    with pytest.raises(RecordingError, match="expected 'cell,file'"):
+        collect_cells([tmp_path / "m.csv"])
+    twice = collect_cells([cells_dir / "cell_a.h5", cells_dir / "cell_a.h5"])
+    assert [c.name for c in twice] == ["cell_a", "cell_a_2"]
+
+
+def test_cli_resumes_and_refuses_bad_arguments(first_batch, cells_dir, capsys, monkeypatch):
+    out = first_batch[0]
+    code = main(["batch", str(cells_dir / "cell_a.h5"), str(cells_dir / "cell_b.h5"),
+                 "--model", "gif", "--budget", str(EVALS), "--no-uncertainty", "--seconds",
+                 "30", "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["tasks"] == 2 and summary["resumed"] == 2 and summary["failed"] == []
+    assert "[2/2]" in captured.err and "skipped" in captured.err
+    assert main(["batch", str(cells_dir), "--model", "nope", "--out", str(out)]) == 2
+    assert main(["batch", str(cells_dir / "missing"), "--model", "gif", "--out", str(out)]) == 2
+    assert main(["batch", str(cells_dir), "--model", "gif", "--engine", "ray",
+                 "--out", str(out)]) in (2,)
+    import core.engine_dask
+
+    monkeypatch.setattr(core.engine_dask, "dask_available", lambda: False)
+    capsys.readouterr()
+    assert main(["batch", str(cells_dir), "--model", "gif", "--engine", "dask",
+                 "--out", str(out)]) == 2
+    assert "pip install brainfit[scale]" in capsys.readouterr().err
+
+
+def test_non_loopback_addresses_are_recognised():
+    from core.engine_dask import address_host, is_loopback
+
+    assert is_loopback("tcp://127.0.0.1:8786") and is_loopback("tcp://localhost:8786")
+    assert is_loopback("tls://[::1]:8786") and address_host("tcp://[::1]:1") == "::1"
+    assert not is_loopback("tcp://10.0.0.5:8786") and not is_loopback("tls://cluster.lab:8786")
+
+
+# --------------------------------------------------------------------------------------------
+# Dask (optional)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SlowJob:
+    steps: int = 5
+    name: str = "slow"
+
+    def run(self, report, is_cancelled):
+        for k in range(self.steps):
+            if is_cancelled():
+                return {"stopped_at": k}
+            time.sleep(0.05)
+            report(Event(job=self.name, done=k + 1, total=self.steps))
+        return {"done": self.steps}
+
+
+def test_dask_engine_two_workers(first_batch, cells_dir, tmp_path):
+    pytest.importorskip("distributed", reason="Dask is not installed (pip install brainfit[scale])")
+    from core.engine_dask import DaskEngine
+
+    with DaskEngine(n_workers=2) as eng:
+        assert eng.scheduler_address.startswith("tcp://127.0.0.1:")  # loopback only
+        assert eng.n_workers == 2
+        assert all(a.startswith("tcp://127.0.0.1:") for a in eng.worker_addresses())
+        # events arrive, the last one before the result
+        h = eng.submit(SlowJob(steps=4))
+        seen = []
+        h.add_event_callback(lambda _h, e: seen.append(e.done))
+        assert h.result(60) == {"done": 4} and seen and seen[-1] == 4
+        # cancel reaches a running job
+        h = eng.submit(SlowJob(steps=400))
+        deadline = time.monotonic() + 30
+        while h.state != "running" and time.monotonic() < deadline:
+            eng.poll(0.05)
+        t0 = time.monotonic()
+        h.cancel()
+        assert "stopped_at" in h.result(10) and time.monotonic() - t0 < 5
+        # the batch: the same losses as in-process for the same seed
+        cells = [c for c in collect_cells([cells_dir]) if c.name != "broken"]
+        result = run_batch(cells, tmp_path / "dask", model="gif", seconds=None,
+                           evaluations=EVALS, uncertainty=False, engine=eng)
+    local = {r["cell"]: r["loss"] for r in first_batch[1].rows if r["status"] == "done"}
+    assert {r["cell"]: r["loss"] for r in result.rows} == local
