@@ -504,6 +504,12 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
                         t.handle.cancel()
             for eng in engines:
                 eng.poll(0.05 / len(engines))
+    except KeyboardInterrupt:  # keep what finished: the summary so far, then stop
+        for t in pending:
+            if t.handle is not None and not t.handle.done():
+                t.handle.cancel(hard=True)
+        write_summary(out, [t.row for t in tasks if t.row is not None])
+        raise
     finally:
         for eng in own:
             eng.close()

@@ -116,7 +116,7 @@ def _make_engine(spec: str, workers: int | None):
         if not is_loopback(address):
             print(f"brainfit batch: warning: {security_warning(address)}", file=sys.stderr)
         try:
-            engine = DaskEngine(address, warn=lambda _m: None)
+            engine = DaskEngine(address, warn=lambda _m: None, timeout=20.0)
         except EngineError as exc:
             raise ParameterError(f"--engine {spec}: {exc}") from None
     else:
