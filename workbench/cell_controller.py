@@ -40,7 +40,7 @@ class CellController(QObject):
 
     # ---- opening several files as one cell ---------------------------------------------------
     def ask_open_cell(self) -> None:
-        from .main_window import FILE_FILTER
+        from .window_files import FILE_FILTER
 
         paths, _ = QFileDialog.getOpenFileNames(self.window, "Open the files of one cell",
                                                 str(Path.home()), FILE_FILTER)

@@ -1,5 +1,5 @@
 """The main window: docks around a central trace view, menus, drag-and-drop, status bar,
-project files with autosave and recovery."""
+model previews. Projects, autosave, exports and validation live in :mod:`.window_files`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 
 from core import __version__
 from core.errors import BrainfitError
-from core.fitting.predict import Prediction, PredictJob
+from core.fitting.predict import Prediction
 from core.integrate.jobs import SimulateRecordingJob
 from core.io import TimeUnitRequiredError, open_recording
 
@@ -33,13 +33,10 @@ from .panels.recording import RecordingPanel
 from .panels.results import ComparisonPanel, FitResultPanel
 from .plots.convergence import ConvergencePlot
 from .plots.trace import TracePlot
-from .project import load_project, save_project
 from .runner import JobRunner
 from .session import Session
+from .window_files import FILE_FILTER, ProjectFilesMixin
 
-FILE_FILTER = ("Recordings (*.abf *.nwb *.h5 *.hdf5 *.csv *.tsv *.txt *.asc *.dat);;"
-               "All files (*)")
-PROJECT_FILTER = "Brainfit projects (*.bfproj.h5 *.h5);;All files (*)"
 MAX_RECENT = 8
 AUTOSAVE_MS = 60_000
 
@@ -57,25 +54,6 @@ def default_autosave_path() -> Path:
     return Path(base or Path.home() / ".brainfit") / "autosave.bfproj.h5"
 
 
-def _render_svg(widget, path: str) -> None:
-    from PyQt6.QtCore import QRect, QSize
-    from PyQt6.QtGui import QPainter
-    from PyQt6.QtSvg import QSvgGenerator
-
-    generator = QSvgGenerator()
-    generator.setFileName(path)
-    generator.setSize(QSize(widget.width(), widget.height()))
-    generator.setViewBox(QRect(0, 0, widget.width(), widget.height()))
-    generator.setTitle("Brainfit Workbench figure")
-    painter = QPainter()
-    if not painter.begin(generator):
-        raise OSError("cannot write the SVG file")
-    try:
-        widget.render(painter)
-    finally:
-        painter.end()
-
-
 def _available_methods() -> list[str]:
     try:
         from core.fitting import available_methods
@@ -84,7 +62,7 @@ def _available_methods() -> list[str]:
     return available_methods()
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ProjectFilesMixin, QMainWindow):
     def __init__(self, session: Session | None = None, settings: QSettings | None = None,
                  autosave_path: str | Path | None = None):
         super().__init__()
@@ -268,156 +246,6 @@ class MainWindow(QMainWindow):
         urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if urls:
             self.open_recording(urls[0])
-
-    # ---- projects -----------------------------------------------------------------------------
-    def _ask_open_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), PROJECT_FILTER)
-        if path:
-            self.open_project(path)
-
-    def open_project(self, path: str | Path) -> bool:
-        try:
-            loaded = load_project(path)
-        except BrainfitError as exc:
-            show_error(self, "Cannot open project", str(exc))
-            return False
-        self.adopt_session(loaded)
-        self.project_path = str(path)
-        return True
-
-    def adopt_session(self, loaded: Session) -> None:
-        """Replace the session's content with ``loaded`` and refresh every view."""
-        listeners = self.session._listeners
-        for name in ("recording", "recording_path", "sweep", "fit_sweeps", "window", "model_name",
-                     "parameters", "fit", "results", "comparison", "network", "recording_paths",
-                     "measurements", "data_defaults", "parameter_sources", "cell_validation"):
-            setattr(self.session, name, getattr(loaded, name))
-        self.session._listeners = listeners
-        self.network_panel.refresh()
-        self.model_panel.refresh()
-        self.optimizer_panel.refresh()
-        if self.session.recording is not None:
-            sweep, window = self.session.sweep, self.session.window
-            self.recording_panel.show_recording(self.session.recording, self.session.fit_sweeps, window)
-            if self.session.measurements is not None:
-                self.recording_panel.show_measurements(self.session.measurements)
-            self.recording_panel.sweeps.setCurrentRow(sweep)
-            self._on_session_changed("sweep")
-            self.trace.set_window(*window)
-        if self.session.comparison is not None:
-            self.comparison.show_rows(self.session.comparison.rows)
-        if self.session.results:
-            best = min(self.session.results, key=lambda f: f.loss)
-            self.fit_result.show_result(best, self.fits._units())
-        self.session.dirty = False
-
-    def save(self) -> bool:
-        return self.save_project(self.project_path) if self.project_path else self.save_as()
-
-    def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(Path.home() / "session.bfproj.h5"),
-                                              PROJECT_FILTER)
-        return self.save_project(path) if path else False
-
-    def save_project(self, path: str | Path) -> bool:
-        try:
-            save_project(self.session, path)
-        except (OSError, BrainfitError) as exc:
-            show_error(self, "Cannot save project", f"{path}: {exc}")
-            return False
-        self.project_path = str(path)
-        self.session.dirty = False
-        self.statusBar().showMessage(f"saved {path}")
-        return True
-
-    def autosave(self) -> None:
-        if not self.session.dirty:
-            return
-        try:
-            self.autosave_path.parent.mkdir(parents=True, exist_ok=True)
-            save_project(self.session, self.autosave_path)
-        except (OSError, BrainfitError) as exc:
-            self.statusBar().showMessage(f"autosave failed: {exc}")
-
-    # ---- export -------------------------------------------------------------------------------
-    def export_figure(self, path: str | None = None) -> bool:
-        """The view on the current tab as PNG (pyqtgraph's exporter) or SVG (Qt's own SVG
-        generator: pyqtgraph's SVG exporter fails on the paths Qt 6 writes)."""
-        import pyqtgraph.exporters as exporters
-
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Export figure", str(Path.home() / "figure.png"),
-                                                  "PNG image (*.png);;SVG vector (*.svg)")
-            if not path:
-                return False
-        view = self.tabs.currentWidget()
-        try:
-            if str(path).lower().endswith(".svg"):
-                _render_svg(view, str(path))
-            else:
-                target = view.ci if hasattr(view, "ci") else view.scene()
-                exporters.ImageExporter(target).export(str(path))
-        except (OSError, RuntimeError, ValueError) as exc:
-            show_error(self, "Cannot export figure", f"{path}: {exc}")
-            return False
-        self.statusBar().showMessage(f"exported {path}")
-        return True
-
-    def export_results(self, path: str | None = None) -> bool:
-        comparison = self.session.comparison
-        if comparison is None:
-            self.statusBar().showMessage("no results to export yet")
-            return False
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Export results", str(Path.home() / "comparison.csv"),
-                                                  "CSV table (*.csv);;HDF5 (*.h5)")
-            if not path:
-                return False
-        try:
-            comparison.to_csv(path) if str(path).lower().endswith(".csv") else comparison.to_hdf5(path)
-        except OSError as exc:
-            show_error(self, "Cannot export results", f"{path}: {exc}")
-            return False
-        self.statusBar().showMessage(f"exported {path}")
-        return True
-
-    # ---- validation on data not used for fitting --------------------------------------------
-    def validate_on(self, path: str | Path | None = None, sweeps=None) -> bool:
-        """Simulate the best fit on another recording's stimulus and show the scores."""
-        if not self.session.results:
-            self.statusBar().showMessage("no fit to validate yet: run an optimizer first")
-            return False
-        if self.runner.busy and self.runner.job_name != "preview":
-            self.statusBar().showMessage("a job is already running")
-            return False
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Validate on recording", str(Path.home()),
-                                                  FILE_FILTER)
-            if not path:
-                return False
-        try:
-            recording = open_recording(str(path))
-        except BrainfitError as exc:
-            show_error(self, "Cannot open recording", str(exc))
-            return False
-        if not recording.has_stimulus:
-            show_error(self, "Stimulus missing", f"{recording.name} holds no injected current, so "
-                       "the fitted model has nothing to respond to.")
-            return False
-        self.runner.drop("preview")  # it can run again later
-        best = min(self.session.results, key=lambda f: f.loss)
-        self.statusBar().showMessage(f"validating {best.model} ({best.method}) on {recording.name}…")
-        return bool(self.runner.submit(PredictJob(best, recording, sweeps=sweeps, name="validate"),
-                                       queue=True))
-
-    def _show_validation(self, prediction) -> None:
-        from .dialogs.validation import ValidationDialog
-
-        self.validation_dialog = ValidationDialog(prediction, self)
-        self.validation_dialog.open()
-        self.statusBar().showMessage(
-            f"validation on {prediction.recording_name}: MSE {prediction.loss:.4g} mV², gamma "
-            f"{prediction.gamma:.3f}")
 
     def show_about(self) -> None:
         from .dialogs.about import AboutDialog

@@ -8,10 +8,7 @@ is stored in ``session.network`` and so saved with the project.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from dataclasses import dataclass
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
@@ -29,10 +26,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import BrainfitError, JobCancelled, ParameterError
+from core.errors import ParameterError
 from core.events import SimulationProgress
-from core.jobs import ignore_events, never_cancelled
-from core.network import TEMPLATES, NetworkResult, SimulateJob, get_template, run_network
+from core.network import TEMPLATES, NetworkResult, get_template
+from core.network.jobs import LiveSimulateJob, NetworkLayout
 
 from ..plots.raster import NetworkPlots
 
@@ -40,60 +37,6 @@ JOB_NAME = "network"
 MAX_DURATION_MS = 100_000.0
 MAX_TRACES = 32
 BAD = "QLineEdit { background: #fde2e0; }"
-
-
-@dataclass(frozen=True)
-class NetworkLayout:
-    """First event of a panel run: the built network's populations and recorded neurons."""
-
-    job: str
-    populations: tuple
-    trace_indices: tuple
-    duration_ms: float
-    dt: float
-
-
-@dataclass
-class PanelSimulateJob(SimulateJob):
-    """:class:`SimulateJob` that first reports the network's layout (to colour the live raster)
-    and streams into a temporary file, so that a cancelled run still hands back everything up to
-    its last finished chunk (``JobCancelled.partial``)."""
-
-    name: str = JOB_NAME
-
-    def run(self, report=ignore_events, is_cancelled=never_cancelled) -> NetworkResult:
-        template = get_template(self.template_name)
-        unknown = set(self.params) - {p.name for p in template.params}
-        if unknown:
-            raise ParameterError(f"template {template.name!r} has no parameter(s) "
-                                 f"{', '.join(sorted(unknown))}")
-        engine = template.build(seed=int(self.seed), **self.params)
-        record = [r for r in (template.default_record if self.record_traces is None
-                              else self.record_traces)]
-        if self.record_traces is None:
-            record = [r for r in record if r < engine.n_neurons]
-        report(NetworkLayout(self.name, engine.populations, tuple(record), float(self.duration_ms),
-                             float(engine.dt)))
-        fd, path = tempfile.mkstemp(suffix=".h5", prefix="brainfit-network-")
-        os.close(fd)
-        try:
-            result = run_network(engine, float(self.duration_ms),
-                                 chunk_ms=self.chunk_ms or template.default_chunk_ms,
-                                 record=record, out_path=path, report=report,
-                                 is_cancelled=is_cancelled, job_name=self.name)
-        except JobCancelled as exc:
-            try:
-                partial = NetworkResult.load(path)
-            except BrainfitError:
-                partial = None
-            if partial is not None and partial.duration_ms > 0:
-                partial.path, partial.complete = None, False
-                exc.partial = partial
-            raise
-        finally:
-            os.remove(path)
-        result.path = None
-        return result
 
 
 def live_chunk_ms(duration_ms: float, dt: float, default_ms: float) -> float:
@@ -149,7 +92,7 @@ class NetworkPanel(QWidget):
         super().__init__(window)
         self.window = window
         self.running = False
-        self._job: PanelSimulateJob | None = None
+        self._job: LiveSimulateJob | None = None
         self.fields: dict[str, QLineEdit] = {}
 
         self.template = QComboBox()
@@ -278,7 +221,7 @@ class NetworkPanel(QWidget):
         if self.running:
             return False
         try:
-            job = PanelSimulateJob(**self.read_form())
+            job = LiveSimulateJob(name=JOB_NAME, **self.read_form())
         except ParameterError as exc:
             self.summary.setText(f"Not run: {exc}")
             self._message(f"network: {exc}")
