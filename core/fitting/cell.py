@@ -229,6 +229,7 @@ def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
             if rel.get(delta) and g is not None:
                 row[f"gamma_{delta:g}ms_over_reliability"] = g / rel[delta]
         row["subthreshold_rmse_mV"] = _subthreshold_rmse(Vm[k], obj.V[k], m, d, obj.dt)
+        row.update(_step_rates(obj.I[k], obj.dt, m, d))
         per_sweep.append(row)
     out: dict[str, Any] = {
         "recording": held.name, "split": split.as_dict(), "per_sweep": per_sweep,
@@ -241,6 +242,10 @@ def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
         vals = [r[key] for r in per_sweep if key in r and r[key] is not None]
         if vals:
             out[f"mean_{key}"] = float(np.mean(vals))
+    fi = [[r["step_nA"], r["rate_data_Hz"], r["rate_model_Hz"]] for r in per_sweep
+          if "step_nA" in r]
+    if fi:  # the F-I curve of the held-out steps: the cell's and the model's
+        out["fi_curve"] = sorted(fi)
     if out["n_data_spikes"] == 0:
         out["warning"] = ("the held-out part holds no spikes, so spike timing is not validated "
                           "(only false spikes and the subthreshold RMSE are); hold out a sweep "
@@ -248,6 +253,27 @@ def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
     counts_ok = [abs(r["n_model"] - r["n_data"]) <= max(2, 0.2 * r["n_data"]) for r in per_sweep]
     out["spike_counts_within_20pct"] = f"{sum(counts_ok)}/{len(counts_ok)}"
     return out
+
+
+def _step_rates(I, dt, model_spikes, data_spikes) -> dict:
+    """{step_nA, rate_data_Hz, rate_model_Hz} over the sweep's test step (step protocols; {}
+    otherwise): one point of the F-I curve for the cell and for the model."""
+    from ..features.stimulus import analyse_sweep
+
+    st = analyse_sweep(np.asarray(I, float), dt)
+    if st.kind != "steps" or not st.epochs:
+        return {}
+    e = max(st.epochs, key=lambda e: e.i1 - e.i0)  # the sweep's (longest) step
+    t0, t1 = e.i0 * dt, e.i1 * dt
+    if t1 - t0 <= 0:
+        return {}
+
+    def rate(times):
+        times = np.asarray(times, float)
+        return float(np.sum((times >= t0) & (times < t1)) / ((t1 - t0) / 1000.0))
+
+    return {"step_nA": float(e.level), "rate_data_Hz": rate(data_spikes),
+            "rate_model_Hz": rate(model_spikes)}
 
 
 def _subthreshold_rmse(v_model, v_data, model_spikes, data_spikes, dt, guard: float = 5.0):

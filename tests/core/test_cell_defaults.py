@@ -68,3 +68,20 @@ def test_setup_job_measures_and_derives_defaults_and_names_a_missing_current(ste
                             bare.provenance)
     setup = CellSetupJob(no_current, "gif").run(lambda e: None, lambda: False)
     assert setup.defaults is None and "current" in setup.defaults_error
+
+
+def test_validation_reports_the_held_out_f_i_points_of_cell_and_model(steps_0018):
+    from core.fitting import Budget
+    from core.fitting.cell import fit_cell
+
+    part = steps_0018.select([2, 5, 8], (100.0, 700.0))
+    cf = fit_cell(part, "gif", "lbfgsb", budget=Budget(evaluations=10), uncertainty=False)
+    (row,) = cf.validation["per_sweep"]
+    held = part.sweeps[2]
+    on = np.abs(held.I - np.median(held.I[:100])) > 0.02  # the step, found independently
+    duration_s = on.sum() * held.dt / 1000.0
+    assert row["step_nA"] == pytest.approx(np.median(held.I[on]) - np.median(held.I[:100]),
+                                           abs=1e-3)
+    assert row["rate_data_Hz"] == pytest.approx(row["n_data"] / duration_s, rel=0.02)
+    assert cf.validation["fi_curve"] == [[row["step_nA"], row["rate_data_Hz"],
+                                          row["rate_model_Hz"]]]

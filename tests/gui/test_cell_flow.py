@@ -81,6 +81,8 @@ def test_fit_cell_opens_the_held_out_validation_and_saves_with_the_project(
     assert dialog.scores.rowCount() == 1
     assert dialog.scores.item(0, 1).text() == str(v["per_sweep"][0]["n_data"])
     assert "Held out" in dialog.summary.text()
+    # the example's sweeps are current steps: the held-out F-I point of cell and model is drawn
+    assert v["fi_curve"] and dialog.fi_plot is not None
     # the model over the held-out sweep is what the dialog plots
     mt, mv = dialog.model_curve.getOriginalDataset()
     assert mv.size == window.session.recording.sweeps[4].V.size and np.all(np.isfinite(mv))

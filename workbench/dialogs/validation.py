@@ -142,9 +142,31 @@ class CellValidationDialog(ValidationDialog):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 self.scores.setItem(r, c, item)
         self.scores.setMaximumHeight(40 + 26 * min(len(v["per_sweep"]), 6))
-        self.layout().insertWidget(1, self.scores)
+        top = QHBoxLayout()
+        top.addWidget(self.scores, 3)
+        self.fi_plot = None
+        if v.get("fi_curve"):
+            self.fi_plot = _fi_plot(v["fi_curve"])
+            self.fi_plot.setMaximumHeight(self.scores.maximumHeight() + 60)
+            top.addWidget(self.fi_plot, 2)
+        self.layout().insertLayout(1, top)
         self.resize(980, 680)
 
 
 def _f(value) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def _fi_plot(fi) -> pg.PlotWidget:
+    """The held-out steps' F-I points: the cell's (black) and the model's (red)."""
+    amps, data, model = (np.asarray(c, float) for c in zip(*fi))
+    plot = pg.PlotWidget(background="w")
+    plot.setObjectName("heldOutFI")
+    plot.setLabel("bottom", "step", units="nA")
+    plot.setLabel("left", "rate", units="Hz")
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+    plot.addLegend(offset=(5, 5))
+    plot.plot(amps, data, pen=DATA_PEN, symbol="o", symbolBrush="k", name="cell")
+    plot.plot(amps, model, pen=MODEL_PEN, symbol="s", symbolBrush="r", name="model")
+    return plot
