@@ -108,7 +108,7 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--heldout", type=int, default=512)
     ap.add_argument("--eval-every", type=int, default=25)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--delay-ms", type=float, default=1000.0)
     ap.add_argument("--cues", type=int, default=7)
     ap.add_argument("--n-exc", type=int, default=320)

@@ -33,7 +33,10 @@ compare values and gradients with. Dense is the default: on a 2-core CPU at 400 
 operator's scatter/gather kernels are slower than one small matmul (``benchmarks/training.py``
 measures both per training batch). The reset's dependence on the spike is always detached
 (stop-gradient); ``detach_recurrent`` also detaches the spikes entering the conductances, which
-is the gradient the online rule (:mod:`core.training.online`) computes exactly.
+is the gradient the online rule (:mod:`core.training.online`) computes exactly. The adaptation
+current I2 and the threshold theta keep their gradient through the spike (they are not a reset):
+they are the network's memory across the delay, and with them detached no gradient could reach a
+cue from the recall window once the recurrence is detached (training then went to chance or below).
 """
 
 from __future__ import annotations
@@ -364,8 +367,8 @@ def step(c: Constants, syn, params: dict, s: dict, x_t, *, detach_recurrent: boo
     zd = lax.stop_gradient(z) if c.detach_reset else z
     new = {"v": u * (1.0 - zd) + zd * c.v_reset,
            "I1": s["I1"] * c.d_I1 * (1.0 - zd) + zd * c.A1,
-           "I2": s["I2"] * c.d_I2 + zd * c.A2,
-           "theta": theta + zd * c.A_th,
+           "I2": s["I2"] * c.d_I2 + z * c.A2,  # adaptation keeps its gradient (memory)
+           "theta": theta + z * c.A_th,
            "ref": ref * (1.0 - zd) + zd * c.t_ref,
            "g_e": g_e, "g_i": g_i,
            "zeta": c.kappa * s["zeta"] + z, "z": z}
@@ -373,7 +376,8 @@ def step(c: Constants, syn, params: dict, s: dict, x_t, *, detach_recurrent: boo
     if not return_aux:
         return new, (z, new["v"], y)
     psi = c.surrogate.grad(x) * (ref <= 0).astype(x.dtype)
-    return new, (z, new["v"], y), {"psi": psi, "du_dv": du_dv, "b_e": b_e, "b_i": b_i}
+    return new, (z, new["v"], y), {"psi": psi, "du_dv": du_dv, "b_e": b_e, "b_i": b_i,
+                                   "du_dI": (s["ref"] <= 0).astype(x.dtype) * c.a * c.Rp}
 
 
 # ---- loss ------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ class EvidenceTrainConfig:
     readout_only: bool = False
     batches: int = 200
     batch_size: int = 64
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-3
     clip_norm: float = 1.0
     seed: int = 0
     n_heldout: int = 512

@@ -28,7 +28,12 @@ reversal potentials:
     q_i(t) = c_i(t) e^v_i(t-1) + b_i(t);  e^v_i = (1 - z_i) q_i;  e^zeta_i = kappa e^zeta_i + psi_i q_i
     dL/dw_ji += L_i(t) e^zeta_i(t) s_j(t)
 
-It is exact where the presynaptic trace changes slowly against the membrane's memory and is
+The adaptation current I2 (and the threshold) carry the trace for hundreds of milliseconds, so
+their part of ``e_i`` is kept separately and paired with a presynaptic trace smoothed over the
+adaptation time constant (``hat_s``) instead of the membrane's (``bar_s``); with a single factor
+the rule credited a cue seen long ago to the input active now, and its updates drove the network
+to below chance (see ``_es_trace_step``). The exact rule also carries the I2 and theta traces.
+It is exact where the presynaptic trace changes slowly against these memories and is
 otherwise the approximation of the ES-D-RTRL family; its cosine to the exact gradient is what
 the tests and the benchmark report. The readout gradients are exact in both rules. Weight
 gradients are accumulated only where the loss is non-zero (the recall window), the trial before
@@ -62,8 +67,41 @@ RULES = ("es-d-rtrl", "d-rtrl")
 _PATHS = (("w_e", "csr_e", "e"), ("w_i", "csr_i", "i"), ("w_in", "csr_in", "e"))
 
 
+_TRACES = ("v", "I2", "th", "zeta")
+
+
+def _trace_step(c, el, du_dv, du_dI, b, psi, keep):
+    """One step of a neuron's eligibility traces (membrane, adaptation current, threshold,
+    filtered spike) for the input factor ``b`` (``du/dg`` times the presynaptic trace)."""
+    q = du_dv * el["v"] + du_dI * el["I2"] + b  # du(t)/dw
+    h = psi * (q - c.d_th * el["th"])  # dz(t)/dw
+    return {"v": keep * q, "I2": c.d_I2 * el["I2"] + c.A2 * h,
+            "th": c.d_th * el["th"] + c.A_th * h, "zeta": c.kappa * el["zeta"] + h}
+
+
+_ES_TRACES = ("v", "zeta", "v_s", "I2", "th", "zeta_s")
+
+
+def _es_trace_step(c, el, du_dv, du_dI, b, psi, keep):
+    """One step of the factorised (ES-D-RTRL) traces of a neuron, in two parts with their own
+    presynaptic factor: the fast part (membrane, filtered spike: paired with the presynaptic
+    trace smoothed over the membrane time) and the slow part carried by the adaptation current
+    and the threshold (paired with the trace smoothed over the adaptation time). One factor for
+    both would read a cue from hundreds of milliseconds ago with the presynaptic activity of
+    now, which turns the adaptation's memory into a gradient of the wrong sign."""
+    q_f = du_dv * el["v"] + b
+    h_f = psi * q_f
+    q_s = du_dv * el["v_s"] + du_dI * el["I2"]
+    h_s = psi * (q_s - c.d_th * el["th"])
+    h = h_f + h_s
+    return {"v": keep * q_f, "zeta": c.kappa * el["zeta"] + h_f,
+            "v_s": keep * q_s, "zeta_s": c.kappa * el["zeta_s"] + h_s,
+            "I2": c.d_I2 * el["I2"] + c.A2 * h, "th": c.d_th * el["th"] + c.A_th * h}
+
+
 def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: Callable,
-                T: int, batch: int, labels, mask, *, rule: str = "es-d-rtrl", pre_smoothing: float | None = None,
+                T: int, batch: int, labels, mask, *, rule: str = "es-d-rtrl",
+                pre_smoothing: float | None = None,
                 readout_only: bool = False):
     """``(loss, correct, rate, grads)`` like :func:`core.training.bptt.bptt_grad`, computed
     forward in time. ``mask`` (T,) must be a host array (it splits the trial in two scans)."""
@@ -90,9 +128,10 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
         z = s_prev["z"]
         new = {"e": c.lam * tr["e"] + z[:, :ne], "i": c.lam * tr["i"] + z[:, ne:],
                "in": c.lam * tr["in"] + x_t}
-        if rule == "es-d-rtrl":  # exponentially smoothed copies for the factorised trace
+        if rule == "es-d-rtrl":  # smoothed copies: membrane (bar_) and adaptation (hat_) scale
             for k in ("e", "i", "in"):
                 new["bar_" + k] = alpha * tr["bar_" + k] + (1.0 - alpha) * new[k]
+                new["hat_" + k] = c.d_I2 * tr["hat_" + k] + (1.0 - c.d_I2) * new[k]
         return new
 
     def init_elig():
@@ -100,9 +139,8 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
             return {}
         if rule == "es-d-rtrl":
             zero = jnp.zeros((batch, c.n), dtype)
-            return {k: {"v": zero, "zeta": zero} for k in ("e", "i")}
-        return {name: {"v": jnp.zeros((batch, idx[name][0].shape[0]), dtype),
-                       "zeta": jnp.zeros((batch, idx[name][0].shape[0]), dtype)}
+            return {k: {f: zero for f in _ES_TRACES} for k in ("e", "i")}
+        return {name: {f: jnp.zeros((batch, idx[name][0].shape[0]), dtype) for f in _TRACES}
                 for name, _, _ in _PATHS}
 
     pre_of = {"w_e": "e", "w_i": "i", "w_in": "in"}
@@ -114,16 +152,15 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
         if rule == "es-d-rtrl":
             out = {}
             for k in ("e", "i"):
-                q = aux["du_dv"] * el[k]["v"] + aux["b_" + k]
-                out[k] = {"v": keep * q, "zeta": c.kappa * el[k]["zeta"] + aux["psi"] * q}
+                out[k] = _es_trace_step(c, el[k], aux["du_dv"], aux["du_dI"], aux["b_" + k],
+                                        aux["psi"], keep)
             return out
         out = {}
         for name, _, kind in _PATHS:
             rows, cols = idx[name]
-            du = (aux["du_dv"][:, cols] * el[name]["v"]
-                  + aux["b_" + kind][:, cols] * tr[pre_of[name]][:, rows])
-            out[name] = {"v": keep[:, cols] * du,
-                         "zeta": c.kappa * el[name]["zeta"] + aux["psi"][:, cols] * du}
+            out[name] = _trace_step(c, el[name], aux["du_dv"][:, cols], aux["du_dI"][:, cols],
+                                    aux["b_" + kind][:, cols] * tr[pre_of[name]][:, rows],
+                                    aux["psi"][:, cols], keep[:, cols])
         return out
 
     def accumulate(G, el, L, tr):
@@ -132,7 +169,8 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
         G = dict(G)
         for name, _, kind in _PATHS:
             if rule == "es-d-rtrl":  # pre x post outer product: one matmul, gathered at the end
-                G[name] = G[name] + tr["bar_" + pre_of[name]].T @ (L * el[kind]["zeta"])
+                G[name] = (G[name] + tr["bar_" + pre_of[name]].T @ (L * el[kind]["zeta"])
+                           + tr["hat_" + pre_of[name]].T @ (L * el[kind]["zeta_s"]))
             else:
                 G[name] = G[name] + jnp.sum(L[:, idx[name][1]] * el[name]["zeta"], axis=0)
         return G
@@ -164,7 +202,8 @@ def online_grad(cfg: EINetConfig, structure: Structure, params: dict, input_fn: 
     tr0 = {"e": jnp.zeros((batch, ne), dtype), "i": jnp.zeros((batch, c.n - ne), dtype),
            "in": jnp.zeros((batch, int(cfg.n_in)), dtype)}
     if rule == "es-d-rtrl":
-        tr0.update({"bar_" + k: jnp.zeros_like(v) for k, v in list(tr0.items())})
+        tr0.update({p + k: jnp.zeros_like(v) for k, v in list(tr0.items())
+                    for p in ("bar_", "hat_")})
     G0 = {k: jnp.zeros_like(v) for k, v in eff.items()}
     if rule == "es-d-rtrl" and not readout_only:
         for name, sname, _ in _PATHS:

@@ -25,7 +25,7 @@ _OPTIONS = {
                        "every network neuron takes"), "default"),
     "--batches": (dict(type=int, help="evidence: optimiser steps (default 200)"), 200),
     "--batch-size": (dict(type=int, help="trials per step (default 64)"), 64),
-    "--lr": (dict(type=float, help="Adam learning rate (evidence default 3e-3)"), 3e-3),
+    "--lr": (dict(type=float, help="Adam learning rate (evidence default 1e-3)"), 1e-3),
     "--clip": (dict(type=float, help="gradient clipping by global norm (default 1)"), 1.0),
     "--surrogate": (dict(help="surrogate gradient name (evidence default relu_grad, height "
                          "0.3)"), "relu_grad"),
