@@ -14,6 +14,8 @@ import time
 
 from core.errors import ParameterError
 
+from ._task_options import add_task_options, task_value
+
 # option -> (argparse keywords, digits default). Options another task already defined are not
 # added twice; their value is filled with the digits default when left unset.
 _OPTIONS = {
@@ -38,26 +40,12 @@ _OPTIONS = {
 }
 
 
-def _dest(option: str, kwargs: dict) -> str:
-    return kwargs.get("dest", option.lstrip("-").replace("-", "_"))
-
-
 def add_arguments(p) -> None:
-    """Add the digits options that ``p`` does not have yet."""
-    existing = set(getattr(p, "_option_string_actions", {}))
-    for option, (kwargs, _default) in _OPTIONS.items():
-        if option in existing:
-            continue
-        kw = dict(kwargs)
-        if kw.get("action") != "store_true":
-            kw["default"] = None
-        p.add_argument(option, **kw)
+    add_task_options(p, _OPTIONS)
 
 
 def _value(args, option):
-    kwargs, default = _OPTIONS[option]
-    value = getattr(args, _dest(option, kwargs), None)
-    return default if value is None else value
+    return task_value(args, _OPTIONS, option)
 
 
 class _Bar:
