@@ -19,50 +19,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import jax  # noqa: E402
-
 import core  # noqa: E402, F401
 from benchmarks._util import emit, machine  # noqa: E402
-from core.training.evidence import Trainer, make_config  # noqa: E402
-
-VARIANTS = {"bptt": dict(method="bptt", checkpoint=None),
-            "bptt_checkpoint100": dict(method="bptt", checkpoint=100),
-            "online": dict(method="online", rule="es-d-rtrl")}
+from core.training.memory import VARIANTS, measure_training_step  # noqa: E402
 
 
 def measure(T: int, variant: str, args) -> dict:
-    kw = dict(VARIANTS[variant])
-    method = kw.pop("method")
-    # a trial of T steps: one 20 ms cue, a 50 ms recall window, the rest delay
-    cfg = make_config(method, batch_size=args.batch_size, baseline_trials=0,
-                      network={"synapses": args.synapses},
-                      task={"n_cues": 1, "cue_ms": 20.0, "gap_ms": 10.0, "recall_ms": 50.0,
-                            "trial_ms": float(T)}, **kw)
-    tr = Trainer(cfg)
-    params, state = tr.params0, tr.optimizer.init(tr.params0)
-    t0 = time.perf_counter()
-    compiled = tr.train_step.lower(params, state, 0).compile()
-    compile_s = time.perf_counter() - t0
-    mem = compiled.memory_analysis()
-    row = {"T": T, "variant": variant, "compile_s": compile_s,
-           "temp_MiB": mem.temp_size_in_bytes / 2**20,
-           "peak_MiB": (mem.temp_size_in_bytes + mem.argument_size_in_bytes
-                        + mem.output_size_in_bytes) / 2**20}
-    if args.reps:
-        jax.block_until_ready(compiled(params, state, 0))
-        times = []
-        for i in range(args.reps):
-            t0 = time.perf_counter()
-            jax.block_until_ready(compiled(params, state, i + 1))
-            times.append(time.perf_counter() - t0)
-        row["s_per_batch"] = statistics.median(times)
-    return row
+    """One row: :func:`core.training.memory.measure_training_step` (the Speed panel's memory race
+    runs the same function)."""
+    return measure_training_step(T, variant, batch_size=args.batch_size, reps=args.reps,
+                                 synapses=args.synapses)
 
 
 def main(argv=None):
