@@ -41,14 +41,6 @@ MAX_RECENT = 8
 AUTOSAVE_MS = 60_000
 
 
-def jax_device_label() -> str:
-    import jax
-
-    devices = jax.devices()
-    kinds = sorted({d.platform.upper() for d in devices})
-    return f"JAX: {', '.join(kinds)} ({len(devices)} device{'s' if len(devices) > 1 else ''})"
-
-
 def default_autosave_path() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(base or Path.home() / ".brainfit") / "autosave.bfproj.h5"
@@ -110,7 +102,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.setStatusBar(QStatusBar(self))
         self.progress = QProgressBar(maximumWidth=220, textVisible=True)
         self.progress.hide()
-        self.device_label = QLabel(jax_device_label())
+        self.device_label = QLabel("JAX: starting the worker…")
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.device_label)
         self._preview_id = 0
@@ -142,11 +134,26 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.runner.failed.connect(self._on_job_failed)
         self.runner.idle.connect(self._on_runner_idle)
         self.runner.worker_restarted.connect(self.statusBar().showMessage)
+        self._ask_devices()
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
 
     # ---- construction -------------------------------------------------------------------------
+    def _show_devices(self, info) -> None:
+        self.device_info = info
+        self.device_label.setText(info.label())
+
+    def _ask_devices(self) -> None:
+        """The worker says what JAX runs on (the GUI process never starts a JAX backend)."""
+        from core.devices import DeviceInfoJob
+
+        rjob = self.runner.submit(DeviceInfoJob(), queue=True, broadcast=False)
+        if rjob:
+            rjob.finished.connect(self._show_devices)
+            rjob.failed.connect(lambda message, _details: self.device_label.setText(
+                f"JAX: unavailable ({message})"))
+
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
@@ -250,7 +257,8 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
     def show_about(self) -> None:
         from .dialogs.about import AboutDialog
 
-        AboutDialog(self).open()
+        info = getattr(self, "device_info", None)
+        AboutDialog(self, info.label().removeprefix("JAX: ") if info else "").open()
 
     def _on_tab(self, index: int) -> None:
         if self.tabs.widget(index) is getattr(self, "network_panel", None):

@@ -26,4 +26,4 @@ def test_window_shows_example_recording_and_model_overlay(make_workbench, qtbot)
     assert np.all(np.isfinite(my))
     # the default model rests near the cell's resting potential, not at garbage values
     assert -100 < float(np.median(my)) < -40
-    assert "JAX: CPU" in window.device_label.text()
+    qtbot.waitUntil(lambda: "JAX: CPU" in window.device_label.text(), timeout=30000)

@@ -22,13 +22,12 @@ def library_versions() -> dict[str, str]:
 
 
 class AboutDialog(QDialog):
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, devices: str = ""):
+        """``devices``: what the worker reported (the window never asks JAX itself)."""
         super().__init__(parent)
-        import jax
-
         self.setWindowTitle("About Brainfit Workbench")
         rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in library_versions().items())
-        devices = ", ".join(str(d) for d in jax.devices())
+        devices = devices or "not reported yet (the worker is starting)"
         text = QLabel(f"<h3>Brainfit Workbench {__version__}</h3>"
                       "<p>Differentiable brain modeling: fit neuron models with exact JAX gradients, "
                       "build and train spiking networks.</p>"
