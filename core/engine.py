@@ -8,7 +8,8 @@
   nevergrad and scikit-optimize imported once (the optimizers while it waits for its first
   fit). Events come back over a pipe at a bounded rate;
   cancel is a shared flag that ``is_cancelled()`` reads; a job that has not returned
-  ``cancel_grace`` s after a cancel, or a worker that dies (``os._exit``, a segfault, XLA out of
+  ``cancel_grace`` s after a cancel (or the job's own ``cancel_grace`` attribute, when longer:
+  a training step that takes seconds), or a worker that dies (``os._exit``, a segfault, XLA out of
   memory), costs that job and nothing else: the worker is replaced and the next job runs.
 - :class:`ThreadEngine`: the same interface on a Python thread of this process (notebooks,
   scripts, and the baseline the GUI-latency benchmark measures the worker process against). It
@@ -108,6 +109,7 @@ class JobHandle:
         self.last_event: Any = None
         self.n_events = 0
         self.cancel_requested = False
+        self.cancel_grace: float | None = None  # the job's own (longer) grace, if it declares one
         self.submitted_at = time.perf_counter()
         self.started_at: float | None = None
         self.ended_at: float | None = None
@@ -261,7 +263,10 @@ class _EngineBase:
     def _new_handle(self, job: Any, resources: Any) -> JobHandle:
         if self.closed:
             raise EngineError("the engine is closed")
-        return JobHandle(self, next(self._ids), _job_name(job), resources)
+        handle = JobHandle(self, next(self._ids), _job_name(job), resources)
+        grace = getattr(job, "cancel_grace", None)  # a job whose steps take longer may say so
+        handle.cancel_grace = float(grace) if isinstance(grace, (int, float)) else None
+        return handle
 
     def _cancel_queued(self, handle: JobHandle) -> bool:
         for k, (h, _payload) in enumerate(self._queue):
@@ -402,7 +407,7 @@ class LocalEngine(_EngineBase):
         self.restarts += 1
         if handle is not None:
             if handle.cancel_requested:
-                message = (f"'{handle.name}' did not stop within {self.cancel_grace:g} s of "
+                message = (f"'{handle.name}' did not stop within {self._grace(handle):g} s of "
                            "cancel; its worker process was stopped and a fresh one started")
                 handle.killed = True
                 self._later(lambda: handle._set_done(CANCELLED, None, message))
@@ -448,8 +453,13 @@ class LocalEngine(_EngineBase):
             if hard:
                 self._replace_worker("cancelled with hard=True", kill=True)
             elif self._cancel_deadline is None:
-                self._cancel_deadline = time.monotonic() + self.cancel_grace
+                self._cancel_deadline = time.monotonic() + self._grace(handle)
             self._wake()
+
+    def _grace(self, handle: JobHandle) -> float:
+        """Seconds ``handle``'s job may take to stop after a cancel: the engine's grace, or the
+        job's ``cancel_grace`` attribute when longer (a training step of several seconds)."""
+        return max(self.cancel_grace, handle.cancel_grace or 0.0)
 
     def _dispatch_next(self) -> None:
         if self._current is not None or not self._queue or not self._ready or self._conn is None:

@@ -29,19 +29,21 @@ from ..tasks.evidence_accumulation import EvidenceTask
 from .ei_network import EINetConfig, NeuronParams
 
 METHODS = ("bptt", "online")
+HISTORY = ("loss", "accuracy", "rate_hz", "grad_norm", "finite", "seconds", "elapsed")
 
 
 @dataclass(frozen=True)
 class EvidenceTrainProgress(TrainProgress):
     """A training step (``step``, ``loss``, ``accuracy`` on the batch) and, when measured, the
-    held-out accuracy; the mean firing rate, the gradient norm, whether it was finite, and the
-    seconds of that step."""
+    held-out accuracy; the mean firing rate, the gradient norm, whether it was finite, the
+    seconds of that step and the memory in use (:func:`memory_in_use_mb`)."""
 
     heldout_accuracy: float = float("nan")
     rate_hz: float = float("nan")
     grad_norm: float = float("nan")
     finite: bool = True
     seconds: float = float("nan")
+    memory_mb: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,80 @@ def make_config(method: str = "bptt", neurons: str | NeuronParams = "default", *
         nrn = NeuronParams.from_fit(neurons)
     net = EINetConfig(**{"n_in": task.n_in, "dt": task.dt, **net_kw, "neurons": nrn})
     return EvidenceTrainConfig(method=method, network=net, task=task, **kw)
+
+
+@dataclass
+class TrainState:
+    """Where a training stopped, to continue it (pause / resume): the last weights and the
+    optimiser's state, the history so far, the best held-out weights and the batches done.
+    Plain NumPy (picklable); kept in memory with the result, not written to its file."""
+
+    params: dict[str, np.ndarray]
+    opt_state: Any
+    params_init: dict[str, np.ndarray]
+    history: dict[str, list[float]]
+    evals: dict[str, list[float]]
+    best_accuracy: float
+    best_params: dict[str, np.ndarray]
+    best_batch: int
+    batches_done: int
+    elapsed_s: float = 0.0
+    compile_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def memory_in_use_mb() -> float:
+    """Memory the training holds now, in MB: the accelerator's bytes in use when JAX runs on
+    one that reports them, else this process's resident set (Linux ``/proc``; elsewhere its
+    peak, ``getrusage``)."""
+    import jax
+
+    try:
+        dev = jax.devices()[0]
+        if dev.platform != "cpu":
+            stats = dev.memory_stats() or {}
+            if "bytes_in_use" in stats:
+                return stats["bytes_in_use"] / 2**20
+    except Exception:  # noqa: BLE001 - a backend without memory statistics
+        pass
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+_TRAINERS: dict[str, Trainer] = {}
+
+
+def trainer_for(cfg: EvidenceTrainConfig) -> Trainer:
+    """A compiled :class:`Trainer` for ``cfg``, reused by the next job of the same settings in
+    this process (a resumed training compiles nothing again); the last two are kept."""
+    import json
+
+    key = json.dumps(cfg.replace(batches=0, eval_every=1, max_nonfinite=1,
+                                 baseline_trials=0).to_dict(), sort_keys=True, default=str)
+    tr = _TRAINERS.pop(key, None) or Trainer(cfg)
+    _TRAINERS[key] = tr
+    while len(_TRAINERS) > 2:
+        _TRAINERS.pop(next(iter(_TRAINERS)))
+    if tr.cfg != cfg:  # the same compiled pieces; the loop reads the run's own settings
+        tr = _with_config(tr, cfg)
+    return tr
+
+
+def _with_config(tr: Trainer, cfg: EvidenceTrainConfig) -> Trainer:
+    import copy
+
+    out = copy.copy(tr)
+    out.cfg = cfg
+    return out
 
 
 # ---- compiled pieces -------------------------------------------------------------------------
@@ -282,26 +358,46 @@ def reservoir_baseline(trainer: Trainer, params, n_train: int, seed: int = 0) ->
 
 def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
                    is_cancelled: IsCancelled = never_cancelled, job_name: str = "train-evidence",
-                   trainer: Trainer | None = None):
-    """Run the training; returns an :class:`EvidenceTrainResult` (best held-out weights)."""
+                   trainer: Trainer | None = None, initial_state: TrainState | None = None):
+    """Run the training; returns an :class:`EvidenceTrainResult` (best held-out weights).
+
+    ``initial_state`` (a result's :attr:`~EvidenceTrainResult.state`) continues a paused
+    training: from its weights and optimiser state, its history and best weights extended, the
+    training stream continued at its next batch and the wall time counted on, up to
+    ``cfg.batches`` batches in all. ``cfg`` must be the settings it was trained with (the
+    batches, evaluation interval and baseline may differ)."""
     import jax
 
     from .evidence_results import EvidenceTrainResult, figure_data, versions
 
-    t_start = time.perf_counter()
-    tr = trainer or Trainer(cfg)
-    params = tr.params0
-    init_np = {k: np.asarray(v) for k, v in params.items()}
-    opt_state = tr.optimizer.init(params)
-    history: dict[str, list[float]] = {k: [] for k in (
-        "loss", "accuracy", "rate_hz", "grad_norm", "finite", "seconds")}
-    evals: dict[str, list[float]] = {"batch": [], "accuracy": [], "loss": [], "elapsed": []}
-    notes: list[str] = []
-    cancelled, stop_reason = False, ""
-    best = (-1.0, params, 0)
-    compile_s = 0.0
-    run_nonfinite = 0
+    tr = trainer or trainer_for(cfg)
     total = int(cfg.batches)
+    st = initial_state
+    if st is None:
+        params = tr.params0
+        init_np = {k: np.asarray(v) for k, v in params.items()}
+        opt_state = tr.optimizer.init(params)
+        history: dict[str, list[float]] = {k: [] for k in HISTORY}
+        evals: dict[str, list[float]] = {"batch": [], "accuracy": [], "loss": [], "elapsed": []}
+        notes: list[str] = []
+        best = (-1.0, params, 0)
+        first, compile_s, t_start = 0, 0.0, time.perf_counter()
+    else:
+        if set(st.params) != set(tr.params0) or any(
+                np.shape(st.params[k]) != np.shape(tr.params0[k]) for k in st.params):
+            raise ParameterError("the paused training's weights do not fit these settings "
+                                 "(resume it with the settings it was started with)")
+        params = {k: jax.numpy.asarray(v) for k, v in st.params.items()}
+        init_np = {k: np.asarray(v) for k, v in st.params_init.items()}
+        opt_state = jax.tree_util.tree_map(jax.numpy.asarray, st.opt_state)
+        history = {k: list(st.history.get(k, [])) for k in HISTORY}
+        evals = {k: list(v) for k, v in st.evals.items()}
+        notes = list(st.notes)
+        best = (float(st.best_accuracy), st.best_params, int(st.best_batch))
+        first, compile_s = int(st.batches_done), float(st.compile_s)
+        t_start = time.perf_counter() - float(st.elapsed_s)
+    cancelled, stop_reason = False, ""
+    run_nonfinite = 0
 
     def evaluate(done):
         nonlocal best
@@ -314,12 +410,17 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
             best = (acc, params, done)
         return acc
 
-    acc0 = evaluate(0)
-    report(EvidenceTrainProgress(job=job_name, done=0, total=total, step=0,
-                                 heldout_accuracy=acc0, message=f"untrained: held-out "
-                                 f"accuracy {100 * acc0:.1f} %"))
-    done = 0
-    for i in range(total):
+    if st is None:
+        acc0 = evaluate(0)
+        report(EvidenceTrainProgress(job=job_name, done=0, total=total, step=0,
+                                     heldout_accuracy=acc0, memory_mb=memory_in_use_mb(),
+                                     message=f"untrained: held-out accuracy {100 * acc0:.1f} %"))
+    else:
+        report(EvidenceTrainProgress(job=job_name, done=first, total=total,
+                                     elapsed=time.perf_counter() - t_start,
+                                     message=f"resumed at batch {first}/{total}"))
+    done = first
+    for i in range(first, total):
         if is_cancelled():
             cancelled = True
             break
@@ -329,11 +430,11 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
         loss, acc, rate, gnorm, finite = (float(loss), float(acc), float(rate), float(gnorm),
                                           bool(finite))
         dt = time.perf_counter() - t0
-        if i == 0:
+        if i == first and st is None:
             compile_s = dt
         done = i + 1
-        for k, v in zip(("loss", "accuracy", "rate_hz", "grad_norm", "finite", "seconds"),
-                        (loss, acc, rate, gnorm, float(finite), dt)):
+        for k, v in zip(HISTORY, (loss, acc, rate, gnorm, float(finite), dt,
+                                  time.perf_counter() - t_start)):
             history[k].append(v)
         message = f"batch {done}/{total}"
         if not finite:
@@ -353,14 +454,16 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
         report(EvidenceTrainProgress(
             job=job_name, done=done, total=total, elapsed=time.perf_counter() - t_start,
             message=message, step=done, loss=loss, accuracy=acc, heldout_accuracy=held,
-            rate_hz=rate, grad_norm=gnorm, finite=finite, seconds=dt))
+            rate_hz=rate, grad_norm=gnorm, finite=finite, seconds=dt,
+            memory_mb=memory_in_use_mb()))
         if run_nonfinite >= int(cfg.max_nonfinite):
             stop_reason = (f"stopped: {run_nonfinite} non-finite gradients in a row "
                            f"(batches {done - run_nonfinite + 1}-{done}); the best weights so far "
                            f"are kept. {message.split(': ', 2)[-1]}")
             notes.append(stop_reason)
             break
-    if done and (not evals["batch"] or evals["batch"][-1] != done) and run_nonfinite == 0:
+    if (done > first and (not evals["batch"] or evals["batch"][-1] != done)
+            and run_nonfinite == 0):
         evaluate(done)
     best_acc, best_params, best_batch = best
     baseline = float("nan")
@@ -368,10 +471,23 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
         report(EvidenceTrainProgress(job=job_name, done=done, total=total,
                                      message="reservoir baseline (readout only)"))
         baseline = reservoir_baseline(tr, tr.params0, int(cfg.baseline_trials), cfg.seed)
+    if cancelled:
+        report(EvidenceTrainProgress(job=job_name, done=done, total=total,
+                                     elapsed=time.perf_counter() - t_start,
+                                     message=f"stopped at batch {done}: keeping the best weights "
+                                             f"(batch {best_batch})"))
     fig = figure_data(tr, init_np, best_params)
+    best_np = {k: np.asarray(v) for k, v in best_params.items()}
+    last_np = {k: np.asarray(v) for k, v in params.items()}
+    elapsed = time.perf_counter() - t_start
+    state = TrainState(params=last_np, opt_state=jax.device_get(opt_state), params_init=init_np,
+                       history={k: list(v) for k, v in history.items()},
+                       evals={k: list(v) for k, v in evals.items()},
+                       best_accuracy=float(best_acc), best_params=best_np,
+                       best_batch=int(best_batch), batches_done=done, elapsed_s=elapsed,
+                       compile_s=compile_s, notes=list(notes))
     result = EvidenceTrainResult(
-        config=cfg.to_dict(), params={k: np.asarray(v) for k, v in best_params.items()},
-        params_init=init_np, params_last={k: np.asarray(v) for k, v in params.items()},
+        config=cfg.to_dict(), params=best_np, params_init=init_np, params_last=last_np,
         structure={name: {"indptr": np.asarray(getattr(tr.structure, name).indptr),
                           "indices": np.asarray(getattr(tr.structure, name).indices),
                           "shape": np.asarray(getattr(tr.structure, name).shape)}
@@ -380,23 +496,26 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
         evals={k: np.asarray(v, np.float64) for k, v in evals.items()},
         heldout_accuracy=float(best_acc), best_batch=int(best_batch),
         reservoir_accuracy=baseline, batches_done=done, cancelled=cancelled,
-        stop_reason=stop_reason, elapsed_s=time.perf_counter() - t_start, compile_s=compile_s,
-        figure=fig, notes=notes, versions=versions())
+        stop_reason=stop_reason, elapsed_s=elapsed, compile_s=compile_s,
+        figure=fig, notes=notes, versions=versions(), state=state)
     return result
 
 
 @dataclass
 class EvidenceTrainJob:
     """Train the E/I network on the evidence task (picklable; :mod:`core.jobs` seam).
-    ``out_path``: save the result there (atomically), also when cancelled."""
+    ``out_path``: save the result there (atomically), also when cancelled. ``initial_state``:
+    continue that paused training (:class:`TrainState`) instead of starting afresh."""
 
     config: EvidenceTrainConfig = field(default_factory=EvidenceTrainConfig)
     out_path: str | None = None
     name: str = "train-evidence"
+    initial_state: TrainState | None = None  # continue a paused training (its result's state)
+    cancel_grace: float = 300.0  # seconds a cancel may wait: the batch running, the figure
 
     def run(self, report: Report = ignore_events, is_cancelled: IsCancelled = never_cancelled):
         result = train_evidence(self.config, report=report, is_cancelled=is_cancelled,
-                                job_name=self.name)
+                                job_name=self.name, initial_state=self.initial_state)
         if self.out_path is not None:
             result.to_hdf5(self.out_path)
         return result

@@ -60,28 +60,14 @@ def _hist(w, bins=40):
 
 
 def figure_data(trainer, params_before: dict, params_after: dict, trial: int = 0) -> dict:
-    """Fig. 3 data for held-out trial ``trial`` with ``params_after``; weight histograms and fits
-    before and after."""
-    import jax.numpy as jnp
-
-    from ..tasks.evidence_accumulation import materialise, trial_batch
-    from .ei_network import run_trials
+    """Fig. 3 data for held-out trial ``trial`` with ``params_after``
+    (:func:`core.training.evidence_view.trial_data`); weight histograms and fits before and
+    after."""
+    from .evidence_view import trial_data
 
     cfg = trainer.cfg
-    net, task = cfg.network, cfg.task
-    keys, sides, labels = trial_batch(task.heldout_seed, trial, task, 1)
-    x = materialise(task, keys, sides, jnp.dtype(net.dtype))
-    p = {k: jnp.asarray(v) for k, v in params_after.items()}
-    ys, z, v = run_trials(net, trainer.structure, p, x, record=True)
-    ne = int(net.n_exc)
-    pick = np.r_[np.arange(min(5, ne)), ne + np.arange(min(5, net.n_inh))]
-    nrn = net.neurons
-    V = np.asarray(v[:, 0, pick], np.float64) * nrn.V_scale + nrn.V_rest
-    out: dict[str, Any] = {
-        "input_raster": np.asarray(x[:, 0] > 0.5), "raster": np.asarray(z[:, 0]),
-        "membrane_mV": V, "membrane_neurons": pick.astype(np.int64),
-        "readout": np.asarray(ys[:, 0], np.float64), "label": int(labels[0]),
-        "cue_sides": np.asarray(sides[0], np.int64), "dt_ms": float(task.dt)}
+    out: dict[str, Any] = trial_data(cfg.network, cfg.task, trainer.structure, params_after,
+                                     trial)
     hist, fits = {}, {}
     for when, prm in (("before", params_before), ("after", params_after)):
         for name in ("w_e", "w_i", "w_in"):
@@ -118,6 +104,9 @@ class EvidenceTrainResult:
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     gradient: dict[str, float] = field(default_factory=dict)
+    # where the training stopped, to continue it (core.training.evidence.TrainState); kept in
+    # memory only, not written to the file
+    state: Any = field(default=None, repr=False, compare=False)
 
     @property
     def train_config(self):
@@ -191,15 +180,11 @@ class EvidenceTrainResult:
         (:func:`core.training.ei_network.run_trials`)."""
         import jax.numpy as jnp
 
-        from ..ops.csr import CSR
-        from .ei_network import Structure
+        from .evidence_view import structure_from_arrays
 
         cfg = self.train_config
-        dtype = np.dtype(cfg.network.dtype)
-        csr = {name: CSR.from_arrays(d["indptr"], d["indices"], np.zeros((), dtype),
-                                     tuple(int(s) for s in d["shape"]), dtype=dtype)
-               for name, d in self.structure.items()}
-        return cfg.network, Structure(**csr), {k: jnp.asarray(v) for k, v in self.params.items()}
+        return (cfg.network, structure_from_arrays(cfg.network, self.structure),
+                {k: jnp.asarray(v) for k, v in self.params.items()})
 
 
 def _write_tree(group, tree: dict) -> None:

@@ -1,4 +1,6 @@
-"""``brainfit simulate``: run a network template headless, streaming into HDF5.
+"""``brainfit simulate``: run a network template headless, streaming into HDF5; or
+``brainfit simulate net.h5``: run a trained evidence network (``brainfit train --task evidence
+--out net.h5``) on held-out trials and report its accuracy and rates.
 
 The one module of ``core.network`` that prints (a progress bar on stderr, a summary or one JSON
 line on stdout).
@@ -18,8 +20,16 @@ from . import COMMANDS
 def add_arguments(p) -> None:
     from core.network.templates import TEMPLATES
 
-    p.add_argument("--template", required=True, choices=sorted(TEMPLATES),
-                   help="network template")
+    p.add_argument("network", nargs="?", default=None, metavar="NET.h5",
+                   help="a trained evidence network (brainfit train --task evidence --out): "
+                        "run it on held-out trials instead of a template")
+    p.add_argument("--template", choices=sorted(TEMPLATES),
+                   help="network template (when no trained network file is given)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="trained network: held-out trials to run (default: the training's "
+                        "held-out count)")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="trained network: trials simulated together (default 64)")
     p.add_argument("--duration", type=float, default=1.0, help="model time in seconds")
     p.add_argument("--out", default=None, help="HDF5 file the spikes and traces stream into")
     p.add_argument("--seed", type=int, default=0, help="random seed (connectivity, inputs)")
@@ -74,10 +84,83 @@ class _Bar:
             self.stream.flush()
 
 
+def _load_trained(path: str):
+    import os
+
+    from core.training.evidence_results import LAYOUT, EvidenceTrainResult
+
+    if not os.path.exists(path):
+        raise ParameterError(f"{path}: no such file")
+    try:
+        return EvidenceTrainResult.from_hdf5(path)
+    except ParameterError as exc:
+        if "not a readable HDF5" in str(exc):
+            raise
+        raise ParameterError(f"{path}: not a trained network file (no '{LAYOUT}' evidence "
+                             "training in it; `brainfit train --task evidence --out FILE` writes "
+                             "one; templates run with --template)") from None
+
+
+def simulate_trained(args) -> int:
+    from core.training.evidence_view import EvidenceSimulateJob
+
+    if args.template is not None:
+        raise ParameterError("give either a trained network file or --template, not both")
+    for name in ("trials", "batch_size"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ParameterError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    result = _load_trained(args.network)
+    job = EvidenceSimulateJob.from_result(result, n_trials=args.trials,
+                                          batch_size=args.batch_size)
+    bar = _TrialBar(sys.stderr, sys.stderr.isatty() and not args.json)
+    try:
+        out = job.run(bar)
+    finally:
+        bar.done()
+    cfg = result.config
+    summary = {"kind": "evidence", "file": args.network, "method": cfg.get("method"),
+               "trials": out["trials"], "accuracy": out["accuracy"], "loss": out["loss"],
+               "rate_hz": {k: round(v, 4) for k, v in out["rate_hz"].items()},
+               "trained_heldout_accuracy": result.heldout_accuracy,
+               "batches_trained": result.batches_done, "neurons": out["neurons"],
+               "T_steps": out["T"], "dt_ms": out["dt_ms"],
+               "heldout_seed": out["heldout_seed"], "seconds": round(out["seconds"], 4)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.network}: evidence network ({out['neurons']} neurons, {cfg.get('method')}, "
+              f"{result.batches_done} batches), {out['trials']} trials of {out['T']} steps: "
+              f"held-out accuracy {100 * out['accuracy']:.1f} %, loss {out['loss']:.3f}; "
+              f"rates E {out['rate_hz']['E']:.2f} Hz, I {out['rate_hz']['I']:.2f} Hz; "
+              f"{out['seconds']:.2f} s")
+    return 0
+
+
+class _TrialBar:
+    def __init__(self, stream, enabled: bool):
+        self.stream, self.enabled = stream, enabled
+
+    def __call__(self, event) -> None:
+        if self.enabled and event.total:
+            self.stream.write(f"\r{event.message} ")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
 def handler(args) -> int:
     from core.network.jobs import SimulateJob
     from core.network.templates import get_template
 
+    if args.network is not None:
+        return simulate_trained(args)
+    if args.template is None:
+        raise ParameterError("give a network --template (coba, ei, ...) or a trained network "
+                             "file (brainfit simulate net.h5)")
     template = get_template(args.template)
     params = _parse_sets(args.set, template)
     if not (args.duration > 0):
@@ -117,4 +200,5 @@ def handler(args) -> int:
 
 
 COMMANDS["simulate"] = (add_arguments, handler, "simulate a network template (COBA, EI, "
-                        "antennal lobe), streaming spikes into HDF5")
+                        "antennal lobe), streaming spikes into HDF5, or run a trained network "
+                        "file on held-out trials")
