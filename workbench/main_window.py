@@ -39,6 +39,7 @@ from .window_files import FILE_FILTER, ProjectFilesMixin
 
 MAX_RECENT = 8
 AUTOSAVE_MS = 60_000
+PREVIEW_POINTS = 20_000  # min/max pairs: more than a screen is wide, so nothing visible is lost
 
 
 def default_autosave_path() -> Path:
@@ -106,6 +107,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.device_label)
         self._preview_id = 0
+        self._preview_sweep = 0
         self._preview_pending = False
         self.fits = FitController(self)
         from .cell_controller import CellController
@@ -319,8 +321,11 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             self.statusBar().showMessage(str(exc))
             return
         self._preview_id += 1
-        self.runner.submit(SimulateRecordingJob(model, rec, (self.session.sweep,),
-                                                request_id=self._preview_id, name="preview"))
+        self._preview_sweep = self.session.sweep
+        # only the shown sweep crosses the pipe, and only what the plot can draw comes back
+        self.runner.submit(SimulateRecordingJob(model, rec.select((self.session.sweep,)), (0,),
+                                                request_id=self._preview_id, name="preview",
+                                                max_points=PREVIEW_POINTS))
 
     def _on_runner_idle(self) -> None:
         if self._preview_pending:
@@ -333,8 +338,9 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             return
         if getattr(result, "request_id", None) == self._preview_id and not self._preview_pending:
             rec = self.session.recording
-            if rec is not None and result.sweeps[0] == self.session.sweep:
-                self.trace.show_model(rec.sweeps[result.sweeps[0]].t, result.V[0])
+            if rec is not None and self._preview_sweep == self.session.sweep:
+                t = result.t[0] if result.t is not None else rec.sweeps[self.session.sweep].t
+                self.trace.show_model(t, result.V[0])
 
     def _on_job_failed(self, message: str, details: str) -> None:
         if self.runner.job_name == "preview":  # a diverging preview: no dialog per edit

@@ -1,4 +1,9 @@
-"""Job that simulates a model on the stimulus of a recording (the model preview / overlay)."""
+"""Job that simulates a model on the stimulus of a recording (the model preview / overlay).
+
+A preview is drawn, not analysed: with ``max_points`` the job sends back, per sweep, at most that
+many points of a min/max envelope (:func:`peak_decimate`, what pyqtgraph's peak downsampling
+would draw anyway), so a 20 s sweep at 20 kHz does not cross the pipe at full length on every
+edit."""
 
 from __future__ import annotations
 
@@ -23,6 +28,21 @@ class RecordingSimulation:
     V: tuple[np.ndarray, ...]
     spike_counts: tuple[int, ...]
     seconds: float
+    t: tuple[np.ndarray, ...] | None = None  # per sweep, when V was decimated
+
+
+def peak_decimate(t: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points keeping each bin's minimum and maximum in time order (a
+    spike's peak and trough survive); unchanged when already short enough."""
+    n = y.size
+    if max_points < 4 or n <= max_points:
+        return t, y
+    bins = max_points // 2
+    edges = np.linspace(0, n, bins + 1).astype(np.int64)
+    lo = np.array([i + np.argmin(y[i:j]) for i, j in zip(edges[:-1], edges[1:], strict=True)])
+    hi = np.array([i + np.argmax(y[i:j]) for i, j in zip(edges[:-1], edges[1:], strict=True)])
+    order = np.sort(np.stack([lo, hi], axis=1), axis=1).ravel()
+    return t[order], y[order]
 
 
 @dataclass
@@ -37,6 +57,7 @@ class SimulateRecordingJob:
     solver: str = "exp_euler"
     request_id: int = 0
     name: str = "simulate"
+    max_points: int | None = None  # decimate the returned traces (previews)
 
     def run(self, report, is_cancelled) -> RecordingSimulation:
         start = time.perf_counter()
@@ -62,8 +83,13 @@ class SimulateRecordingJob:
                 counts.append(int(res.spike_counts()))
         seconds = time.perf_counter() - start
         report(SimulationProgress(job=self.name, done=1, total=1, elapsed=seconds))
+        times = None
+        if self.max_points:
+            pairs = [peak_decimate(s.t, v, self.max_points) for s, v in zip(rec.sweeps, outputs,
+                                                                             strict=True)]
+            times, outputs = [p[0] for p in pairs], [p[1] for p in pairs]
         return RecordingSimulation(self.request_id, tuple(self.sweeps), tuple(outputs),
-                                   tuple(counts), seconds)
+                                   tuple(counts), seconds, None if times is None else tuple(times))
 
 
 def _start(model, v0):

@@ -295,3 +295,27 @@ def test_gif_moving_threshold_and_refractory_match_numpy_loop():
     plain = simulate(GIF(), I, dt, solver="exp_euler")
     assert s_ref.sum() < float(np.sum(plain.spikes))
     assert np.min(np.diff(np.nonzero(s_ref)[0])) * dt >= 3.0
+
+
+def test_preview_decimation_keeps_every_bins_extremes_in_time_order():
+    from core.integrate.jobs import peak_decimate
+
+    rng = np.random.default_rng(3)
+    t = np.arange(100_003) * 0.05
+    y = np.cumsum(rng.normal(size=t.size))
+    y[51_234] = 500.0  # a spike one sample wide must survive
+    td, yd = peak_decimate(t, y, 2000)
+    assert yd.size <= 2000 and td.size == yd.size
+    assert np.all(np.diff(td) >= 0)
+    assert yd.max() == 500.0 and yd.min() == y.min()
+    # every kept point is a real sample at its own time
+    idx = np.searchsorted(t, td)
+    np.testing.assert_array_equal(y[idx], yd)
+    # each of the 1000 bins (independent loop) contributes its own min and max
+    edges = np.linspace(0, t.size, 1001).astype(int)
+    for k in (0, 17, 512, 999):
+        seg = y[edges[k]:edges[k + 1]]
+        kept = yd[2 * k:2 * k + 2]
+        assert set(kept) == {seg.min(), seg.max()}
+    short_t, short_y = peak_decimate(t[:500], y[:500], 2000)
+    np.testing.assert_array_equal(short_y, y[:500])
