@@ -3,6 +3,7 @@ model previews. Projects, autosave, exports and validation live in :mod:`.window
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
@@ -39,7 +40,15 @@ from .window_files import FILE_FILTER, ProjectFilesMixin
 
 MAX_RECENT = 8
 AUTOSAVE_MS = 60_000
+LARGE_FILE_BYTES = 16 * 2**20  # read in the worker from this size on (a text file: ~1 s)
 PREVIEW_POINTS = 20_000  # min/max pairs: more than a screen is wide, so nothing visible is lost
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # missing or unreadable: the reader says why
+        return 0
 
 
 def default_autosave_path() -> Path:
@@ -214,25 +223,58 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             self.open_recording(path)
 
     def open_recording(self, path: str | Path, **options) -> bool:
-        """Open ``path``; on failure show the reason and keep whatever was open."""
+        """Open ``path``; on failure show the reason and keep whatever was open. A file of
+        ``LARGE_FILE_BYTES`` or more is read in the worker: True then means "being opened" (the
+        session changes when it arrives)."""
         path = str(path)
+        if _file_size(path) >= LARGE_FILE_BYTES:
+            return self._open_in_worker(path, options)
         try:
             recording = open_recording(path, **options)
         except TimeUnitRequiredError as exc:
-            unit, ok = QInputDialog.getItem(self, "Time unit", f"{exc}\n\nTime column unit:",
-                                            ["s", "ms", "us"], 0, False)
-            return self.open_recording(path, time_unit=unit, **options) if ok else False
+            return self._ask_time_unit(path, str(exc), options)
         except BrainfitError as exc:
-            show_error(self, "Cannot open recording", str(exc))
-            self.statusBar().showMessage(f"Could not open {Path(path).name}; nothing was changed")
+            self._cannot_open(path, str(exc))
             return False
+        self._opened(path, recording)
+        return True
+
+    def _open_in_worker(self, path: str, options: dict) -> bool:
+        from core.io.jobs import OpenRecordingJob, TimeUnitQuestion
+
+        rjob = self.runner.submit(OpenRecordingJob(path, dict(options)), queue=True, broadcast=False)
+        if not rjob:
+            self._cannot_open(path, "the workbench is closing")
+            return False
+        self.statusBar().showMessage(f"reading {Path(path).name} "
+                                     f"({_file_size(path) / 2**20:.0f} MiB) in the worker…")
+
+        def arrived(result) -> None:
+            if isinstance(result, TimeUnitQuestion):
+                self._ask_time_unit(path, result.message, options)
+            else:
+                self._opened(path, result)
+
+        rjob.finished.connect(arrived)
+        rjob.failed.connect(lambda message, _details: self._cannot_open(path, message))
+        return True
+
+    def _ask_time_unit(self, path: str, message: str, options: dict) -> bool:
+        unit, ok = QInputDialog.getItem(self, "Time unit", f"{message}\n\nTime column unit:",
+                                        ["s", "ms", "us"], 0, False)
+        return self.open_recording(path, **{**options, "time_unit": unit}) if ok else False
+
+    def _cannot_open(self, path: str, message: str) -> None:
+        show_error(self, "Cannot open recording", message)
+        self.statusBar().showMessage(f"Could not open {Path(path).name}; nothing was changed")
+
+    def _opened(self, path: str, recording) -> None:
         self.session.set_recording(recording, path)
         self._remember(path)
         if not recording.has_stimulus:
             show_error(self, "Stimulus missing",
                        f"{recording.name} holds no injected current. Attach a stimulus before "
                        "simulating or fitting.")
-        return True
 
     def _remember(self, path: str) -> None:
         recent = [p for p in self.settings.value("recent", [], type=list) if p != path]
