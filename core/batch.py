@@ -10,10 +10,16 @@ Its outcome is written by the caller, atomically, to its own HDF5 file in the ou
 
     /                 attrs: layout="brainfit-batch-cell", cell, model, method, seed,
                       files (JSON), summary (JSON: CellFit.summary()), validation (JSON),
-                      seconds (wall time of the task)
+                      seconds (wall time of the task), compile_seconds and compiles (XLA
+                      compilations during the task, see core.fitting.buckets)
     /fit              the FitResult (core.fitting.results layout)
 
-so a re-run skips every task whose result file exists (resume after a crash or a cancel) and a
+Every objective of a task pads its sweeps to a length bucket (``buckets``,
+:class:`~core.fitting.buckets.LengthBuckets`; the losses are unchanged), so a worker compiles
+once per bucket, not once per cell; the summary's ``xla_compile_seconds`` / ``run_seconds`` /
+``compiles`` say how much of each task was compilation.
+
+A re-run skips every task whose result file exists (resume after a crash or a cancel) and a
 file that cannot be read, or a fit that fails, becomes a failed row with its reason; it never
 stops the batch. At the end the summary table (one row per task: the parameters, validation
 scores, standard errors, timings, the failure reason) is written atomically as
@@ -50,7 +56,8 @@ VALIDATION_COLUMNS = ("n_data_spikes", "n_model_spikes", "spike_counts_within_20
                       "mean_subthreshold_rmse_mV", "diverged", "warning", "skipped")
 BASE_COLUMNS = ("cell", "model", "method", "seed", "status", "reason", "resumed", "files",
                 "result_file", "loss", "objective", "gamma", "evaluations", "seconds",
-                "fit_seconds", "compile_seconds", "stop_reason")
+                "fit_seconds", "compile_seconds", "xla_compile_seconds", "run_seconds",
+                "compiles", "stop_reason")
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,6 +170,8 @@ class CellOutcome:
     files: tuple[str, ...]
     cell_fit: Any
     seconds: float
+    compile_seconds: float = 0.0
+    compiles: int = 0
 
     @property
     def cancelled(self) -> bool:
@@ -182,8 +191,10 @@ class BatchCellJob:
     evaluations: int | None = None
     uncertainty: bool = True
     name: str = "batch_cell"
+    buckets: Any = None
 
     def run(self, report: Report, is_cancelled: IsCancelled) -> CellOutcome:
+        from .fitting.buckets import CompileCounter
         from .fitting.cell import fit_cell
         from .fitting.optimizers import Budget
         from .io import open_cell
@@ -195,9 +206,12 @@ class BatchCellJob:
         check_cancelled(is_cancelled)
         budget = (Budget(evaluations=self.evaluations, seconds=self.seconds)
                   if self.seconds or self.evaluations else None)
-        cf = fit_cell(rec, self.model, self.method, seed=self.seed, budget=budget,
-                      report=report, is_cancelled=is_cancelled, uncertainty=self.uncertainty)
-        return CellOutcome(self.cell, tuple(self.files), cf, time.perf_counter() - t0)
+        with CompileCounter() as counter:
+            cf = fit_cell(rec, self.model, self.method, seed=self.seed, budget=budget,
+                          report=report, is_cancelled=is_cancelled,
+                          uncertainty=self.uncertainty, buckets=self.buckets)
+        return CellOutcome(self.cell, tuple(self.files), cf, time.perf_counter() - t0,
+                           counter.seconds, counter.compiles)
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,6 +238,8 @@ def write_cell_result(path: str, outcome: CellOutcome, model: str, method: str, 
         f.attrs["summary"] = _json(cf.summary())
         f.attrs["validation"] = _json(cf.validation)
         f.attrs["seconds"] = float(outcome.seconds)
+        f.attrs["compile_seconds"] = float(outcome.compile_seconds)
+        f.attrs["compiles"] = int(outcome.compiles)
         cf.fit.to_hdf5(f, "fit")
 
 
@@ -242,18 +258,27 @@ def read_cell_result(path: str) -> dict[str, Any]:
             files = tuple(json.loads(f.attrs["files"]))
             cell = str(f.attrs["cell"])
             seconds = float(f.attrs["seconds"])
+            compile_s = float(f.attrs.get("compile_seconds", float("nan")))
+            compiles = int(f.attrs.get("compiles", -1))
     except (OSError, KeyError, ValueError) as exc:
         raise RecordingError(f"{path}: unreadable batch result ({exc})") from None
     return _row(cell, fit.model, fit.method, fit.seed, files, fit=fit, validation=validation,
-                seconds=seconds, result_file=path)
+                seconds=seconds, result_file=path, compile_seconds=compile_s,
+                compiles=compiles if compiles >= 0 else None)
 
 
 def _row(cell, model, method, seed, files, *, fit=None, validation=None, seconds=None,
-         result_file="", status="done", reason="") -> dict[str, Any]:
+         result_file="", status="done", reason="", compile_seconds=None,
+         compiles=None) -> dict[str, Any]:
     row: dict[str, Any] = {"cell": cell, "model": model, "method": method, "seed": int(seed),
                            "status": status, "reason": reason, "resumed": False,
                            "files": ";".join(files), "result_file": result_file,
                            "seconds": seconds}
+    if compile_seconds is not None:
+        row["xla_compile_seconds"] = compile_seconds
+        row["compiles"] = compiles
+        if seconds is not None:
+            row["run_seconds"] = max(0.0, seconds - compile_seconds)
     if fit is not None:
         row.update(loss=fit.loss, objective=fit.objective, gamma=fit.gamma,
                    evaluations=fit.evaluations, fit_seconds=fit.seconds,
@@ -396,12 +421,18 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
               engine: Any = None, workers: int = 1,
               on_event: Callable[[BatchProgress], None] | None = None,
               is_cancelled: Callable[[], bool] | None = None,
-              resume: bool = True) -> BatchResult:
+              resume: bool = True, buckets: Any = "default") -> BatchResult:
     """Fit every cell × method × seed on ``engine`` (one engine or a list of engines; by default
     ``workers`` :class:`~core.engine.LocalEngine` s, closed at the end) and write the result files
     and the summary into ``out``. ``cells``: :class:`CellSpec` s or inputs for
-    :func:`collect_cells`. With ``resume`` a task whose result file exists is not run again."""
+    :func:`collect_cells`. With ``resume`` a task whose result file exists is not run again.
+    ``buckets``: the :class:`~core.fitting.buckets.LengthBuckets` every task pads to (default
+    :data:`~core.fitting.buckets.DEFAULT_BUCKETS`; None: no padding)."""
     t_start = time.perf_counter()
+    if isinstance(buckets, str) and buckets == "default":
+        from .fitting.buckets import DEFAULT_BUCKETS
+
+        buckets = DEFAULT_BUCKETS
     if cells and not isinstance(cells[0], CellSpec):
         cells = collect_cells(cells)  # type: ignore[arg-type]
     out = os.fspath(out)
@@ -463,7 +494,8 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
             return
         cf = outcome.cell_fit
         row = _row(task.cell.name, model, task.method, task.seed, files, fit=cf.fit,
-                   validation=cf.validation, seconds=outcome.seconds)
+                   validation=cf.validation, seconds=outcome.seconds,
+                   compile_seconds=outcome.compile_seconds, compiles=outcome.compiles)
         if handle.state == "cancelled" or cf.fit.cancelled:
             row.update(status="cancelled", reason="cancelled (partial fit, not saved)")
             end(task, row, "cancelled")
@@ -481,7 +513,8 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
         for k, task in enumerate(pending):
             job = BatchCellJob(task.cell.name, task.cell.files, model, task.method, task.seed,
                                seconds, evaluations, uncertainty,
-                               name=f"batch:{task.cell.name}:{task.method}:{task.seed}")
+                               name=f"batch:{task.cell.name}:{task.method}:{task.seed}",
+                               buckets=buckets)
             eng = engines[k % len(engines)]
             try:
                 h = eng.submit(job)

@@ -80,7 +80,7 @@ def _stack(recording) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _threshold_screen(defaults: DataDefaults, V, I, dt, spikes, name: str,
-                      n_grid: int = 32) -> tuple[dict[str, float], float]:
+                      n_grid: int = 32, buckets=None) -> tuple[dict[str, float], float]:
     """({threshold, reset}, gamma loss) of the best threshold on a grid from just above rest to
     the threshold's upper bound, the other parameters at their starts; one batched simulation.
     Where the grid goes below the measured reset the reset moves with it (2 mV under the
@@ -96,14 +96,14 @@ def _threshold_screen(defaults: DataDefaults, V, I, dt, spikes, name: str,
     bounds = {name: (lo, hi), "V_reset": (float(resets.min()) - 1.0, float(resets.max()) + 1.0)}
     fixed = {k: v for k, v in values.items() if k not in free}
     obj = Objective(defaults.model, V, I, dt, free, bounds=bounds, fixed=fixed,
-                    data_spikes=spikes, loss=LossSpec(kind="gamma"))
+                    data_spikes=spikes, loss=LossSpec(kind="gamma"), buckets=buckets)
     Z = np.array([obj.to_unit({name: a, "V_reset": b}) for a, b in zip(thresholds, resets)])
     losses = obj.batch("gamma", Z)
     k = int(np.argmin(losses))
     return {name: float(thresholds[k]), "V_reset": float(resets[k])}, float(losses[k])
 
 
-def cell_defaults(train, model: str, measurements=None) -> DataDefaults:
+def cell_defaults(train, model: str, measurements=None, buckets=None) -> DataDefaults:
     """``model``'s data-derived defaults on the recording part ``train`` (what a default fit
     starts from and what the window shows as "from data"): :func:`~.starts.data_defaults` with
     the part's measurements, then, for integrate-and-fire models on spiking data, the threshold
@@ -118,7 +118,7 @@ def cell_defaults(train, model: str, measurements=None) -> DataDefaults:
     th_name = {"gif": "V_th", "lif": "V_th"}.get(model)
     if not (th_name and th_name in defaults.free):
         return defaults
-    best, g_loss = _threshold_screen(defaults, V, I, dt, spikes, th_name)
+    best, g_loss = _threshold_screen(defaults, V, I, dt, spikes, th_name, buckets=buckets)
     v_th = best[th_name]
     lo, hi = defaults.bounds[th_name]
     quarter = max(hi - lo, 8.0) / 4.0
@@ -154,12 +154,14 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
              seed: int = 0, budget: Budget | int | None = None, loss_kind: str = "auto",
              options: Mapping[str, Any] | None = None, report: Callable | None = None,
              is_cancelled: Callable[[], bool] | None = None, uncertainty: bool = True,
-             free: Sequence[str] | None = None, decimate: int = 1) -> CellFit:
+             free: Sequence[str] | None = None, decimate: int = 1, buckets=None) -> CellFit:
     """Fit ``model`` to ``recording`` with the data-derived defaults and validate it on the
     held-out part (see the module docstring). ``free`` overrides the default free set.
     ``loss_kind``: "mse" (voltage MSE plus the data-scaled spike-timing term), "gamma" (the
     seed paper's Eq. 3, black-box methods only) or "auto": gamma for black-box methods when the
-    training data spike (it scores what validation scores), mse otherwise."""
+    training data spike (it scores what validation scores), mse otherwise. ``buckets``
+    (:class:`~.buckets.LengthBuckets`): every objective pads its sweeps to a bucket shape, so
+    cells of nearby lengths share compilations (batches; the losses are unchanged)."""
     if model not in MODELS:
         raise RecordingError(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     split = split or default_split(recording)
@@ -167,7 +169,7 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
     V, I = _stack(train)
     dt = train.dt
     spikes = [threshold_crossings(v, dt, SPIKE_THRESHOLD) for v in V]
-    defaults = cell_defaults(train, model)
+    defaults = cell_defaults(train, model, buckets=buckets)
     notes = list(defaults.notes)
     values = dict(defaults.values)
     if loss_kind == "auto":
@@ -181,7 +183,7 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
                     kind=loss_kind)
     objective = Objective(model, V, I, dt, free_set, bounds=bounds, fixed=fixed,
                           data_spikes=spikes, loss=loss, decimate=decimate,
-                          source=recording.provenance.path)
+                          source=recording.provenance.path, buckets=buckets)
     opts = dict(options or {})
     if method == "lbfgsb":
         opts.setdefault("x0", objective.to_unit({n: values[n] for n in free_set}))
@@ -190,7 +192,7 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
     fit.settings["defaults"] = defaults.as_dict()
     fit.settings["split"] = split.as_dict()
     if split.test_sweeps:
-        validation = validate(fit, recording, split)
+        validation = validate(fit, recording, split, buckets=buckets)
     else:
         validation = {"skipped": "nothing is held out of this recording: validate the fit on "
                                  "another one (brainfit predict, or Fit → Validate best fit on…)"}
@@ -198,7 +200,7 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
     return CellFit(fit=fit, defaults=defaults, split=split, validation=validation, notes=notes)
 
 
-def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
+def validate(fit: FitResult, recording, split: Split, buckets=None) -> dict[str, Any]:
     """Scores of ``fit`` on the held-out part of ``recording``: per sweep the spike counts,
     gamma at ±2 and ±4 ms (over the cell's reliability when the sweeps repeat one stimulus) and
     the subthreshold RMSE (samples more than 5 ms away from any recorded or predicted spike)."""
@@ -209,7 +211,8 @@ def validate(fit: FitResult, recording, split: Split) -> dict[str, Any]:
     obj = Objective(fit.model, V, I, dt, fit.free,
                     bounds={k: tuple(v) for k, v in s.get("bounds", {}).items()},
                     fixed={k: v for k, v in fit.params.items() if k not in fit.free},
-                    decimate=int(s.get("decimate", 1)), solver=s.get("solver", "exp_euler"))
+                    decimate=int(s.get("decimate", 1)), solver=s.get("solver", "exp_euler"),
+                    buckets=buckets)
     z = obj.to_unit(fit.fitted)
     Vm, S, status = obj.simulate(z)
     model_spikes = obj.model_spike_times(Vm, S)

@@ -16,6 +16,8 @@ files' ``V`` to 1e-22 mV^2 with ``exp_euler`` at the file's dt).
 
 Compiled functions are cached by (model, free set, solver, surrogate, unroll, loss terms) and
 JAX caches per shape, so running the same fit twice (the GUI's "run again") never recompiles.
+With ``buckets`` (:class:`~core.fitting.buckets.LengthBuckets`) the arrays are padded to a bucket
+shape and every loss masks the padding, so recordings of nearby lengths share one compilation.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ..surrogate import Surrogate, get_surrogate
 from .losses import (
     GammaResult,
     LossSpec,
+    exp_filter,
     gamma_factor,
     spike_times_from_train,
     spike_train,
@@ -106,6 +109,7 @@ class _Static:
     unroll: int
     detach_reset: bool
     spike_term: bool
+    padded: bool = False
 
 
 _COMPILED: dict[_Static, dict[str, Any]] = {}
@@ -138,31 +142,48 @@ def _compiled(static: _Static) -> dict[str, Any]:
         state = _start_state(model, c)
         V, spikes, status, _ = simulate_arrays(
             model, c["I"], c["dt"], state, solver=static.solver, surrogate=static.surrogate,
-            detach_reset=static.detach_reset, unroll=static.unroll)
+            detach_reset=static.detach_reset, unroll=static.unroll,
+            n_valid=c["n_valid"] if static.padded else None)
         V_start = jnp.concatenate([state["V"][None], V[:-1]], axis=0)
         return V_start, spikes, status
 
+    def sq_mean(sq, c):
+        """Mean of ``sq`` (T, sweeps) over the real samples of the real sweeps."""
+        if not static.padded:
+            return jnp.mean(sq)
+        return jnp.sum(jnp.where(c["mask"], sq, 0.0)) / c["n_real"]
+
+    def spike_distance(spikes, c):
+        if not static.padded:
+            return van_rossum(spikes, c["S_data"], c["dt"], c["vr_tau"])
+        diff = exp_filter(spikes - c["S_data"], c["dt"], c["vr_tau"])
+        return (jnp.sum(jnp.where(c["mask"], diff**2, 0.0)) / c["n_sweeps"]
+                * c["dt"] / c["vr_tau"])
+
     def loss(z, c):
         V, spikes, status = run(z, c)
-        value = jnp.mean((V - c["V"]) ** 2)
+        value = sq_mean((V - c["V"]) ** 2, c)
         if static.spike_term:
-            value = value + c["w_spike"] * van_rossum(spikes, c["S_data"], c["dt"], c["vr_tau"])
+            value = value + c["w_spike"] * spike_distance(spikes, c)
         ok = jnp.all(status == 0) & jnp.isfinite(value)
         return jnp.where(ok, value, PENALTY)
 
     def screen(z, c):
         """Objective and spike-count mismatch (sum over sweeps of |n_model - n_data|)."""
         V, spikes, status = run(z, c)
-        value = jnp.mean((V - c["V"]) ** 2)
+        value = sq_mean((V - c["V"]) ** 2, c)
         if static.spike_term:
-            value = value + c["w_spike"] * van_rossum(spikes, c["S_data"], c["dt"], c["vr_tau"])
+            value = value + c["w_spike"] * spike_distance(spikes, c)
         ok = jnp.all(status == 0) & jnp.isfinite(value)
-        count = jnp.sum(jnp.abs(jnp.sum(spikes, axis=0) - jnp.sum(c["S_data"], axis=0)))
+        mismatch = jnp.abs(jnp.sum(spikes, axis=0) - jnp.sum(c["S_data"], axis=0))
+        if static.padded:
+            mismatch = mismatch * c["sweep_mask"]
+        count = jnp.sum(mismatch)
         return jnp.where(ok, value, PENALTY), jnp.where(ok, count, 1e9)
 
     def mse_only(z, c):
         V, _, status = run(z, c)
-        value = jnp.mean((V - c["V"]) ** 2)
+        value = sq_mean((V - c["V"]) ** 2, c)
         return jnp.where(jnp.all(status == 0) & jnp.isfinite(value), value, PENALTY)
 
     def run_forced(z, c):
@@ -173,23 +194,28 @@ def _compiled(static: _Static) -> dict[str, Any]:
         model = cls(**values)
         state = _start_state(model, c)
 
-        def step(st, inp):
+        def step(carry, inp):
+            st, k = carry
             I_t, s_t = inp
             new = static.solver.step(model, st, I_t, c["dt"])
             value = model.spike_value(new)
             new = model.reset(new, s_t)
-            return new, (new["V"], value)
+            if static.padded:  # the state stays put after the last real sample
+                keep = k < c["n_valid"]
+                new = jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, st)
+            return (new, k + 1), (new["V"], value)
 
-        _, (V_post, value) = jax.lax.scan(step, state, (c["I"], c["S_data"]), unroll=static.unroll)
+        _, (V_post, value) = jax.lax.scan(step, (state, 0), (c["I"], c["S_data"]),
+                                          unroll=static.unroll)
         return state, V_post, value
 
     def forced_loss(z, c):
         state, V_post, value = run_forced(z, c)
         S = c["S_data"]
         V_start = jnp.concatenate([state["V"][None], V_post[:-1]], axis=0)
-        sub = jnp.mean((V_start - c["V"]) ** 2)
+        sub = sq_mean((V_start - c["V"]) ** 2, c)
         # threshold terms: crossing where the data spikes, staying below elsewhere (mV^2)
-        hinge = jnp.mean(jnp.where(S > 0, jax.nn.relu(-value), jax.nn.relu(value)) ** 2)
+        hinge = sq_mean(jnp.where(S > 0, jax.nn.relu(-value), jax.nn.relu(value)) ** 2, c)
         total = sub + hinge
         return jnp.where(jnp.isfinite(total), total, PENALTY)
 
@@ -260,6 +286,8 @@ class Objective:
     loss : :class:`LossSpec`.
     solver, surrogate, unroll, detach_reset : simulation settings (see ``simulate_arrays``).
     decimate : integer factor: simulate at ``decimate * dt`` (stated in ``settings``).
+    buckets : a :class:`~core.fitting.buckets.LengthBuckets`: pad the (decimated) arrays to its
+        bucket shape, the padding masked out of every loss (one compilation per bucket).
     """
 
     def __init__(self, model, V, I, dt: float, free: Sequence[str], *,
@@ -269,7 +297,8 @@ class Objective:
                  solver: str = "exp_euler", surrogate: str | Surrogate = "sigmoid",
                  surrogate_params: Mapping[str, float] | None = None, unroll: int = 1,
                  detach_reset: bool = False, decimate: int = 1,
-                 truth: Mapping[str, float] | None = None, source: str = "") -> None:
+                 truth: Mapping[str, float] | None = None, source: str = "",
+                 buckets=None) -> None:
         cls = _model_class(model)
         self.model_class = cls
         specs = cls.specs()
@@ -351,8 +380,12 @@ class Objective:
         self.detach_reset = bool(detach_reset)
         self.truth = dict(truth) if truth else None
         self.source = source
+        self.buckets = buckets
+        n_sw, n_t = V.shape
+        self.padded_shape = buckets.shape(n_sw, n_t) if buckets is not None else (n_sw, n_t)
         self._static = _Static(cls.name, free, tuple(sorted(self.fixed)), solver_obj, surrogate,
-                               self.unroll, self.detach_reset, self.loss_spec.spike_weight > 0)
+                               self.unroll, self.detach_reset, self.loss_spec.spike_weight > 0,
+                               buckets is not None)
         self._fns = _compiled(self._static)
         lo = np.array([self.bounds[n][0] for n in free])
         hi = np.array([self.bounds[n][1] for n in free])
@@ -364,13 +397,37 @@ class Objective:
             "hi_t": jnp.asarray(np.where(log, np.log(np.where(log, hi, 1.0)), hi)),
             "log": jnp.asarray(log),
             "fixed": {k: jnp.asarray(v, jnp.float64) for k, v in self.fixed.items()},
-            "V": jnp.asarray(V.T),
-            "I": jnp.asarray(I.T),
-            "S_data": jnp.asarray(spike_train(data_spikes, V.shape[1], self.dt)),
             "dt": jnp.asarray(self.dt),
             "w_spike": jnp.asarray(float(self.loss_spec.spike_weight)),
             "vr_tau": jnp.asarray(float(self.loss_spec.vr_tau)),
         }
+        if buckets is not None:
+            self._consts.update(self._padding(V, I, data_spikes))
+        else:
+            self._consts.update(V=jnp.asarray(V.T), I=jnp.asarray(I.T), S_data=jnp.asarray(
+                spike_train(data_spikes, V.shape[1], self.dt)))
+
+    def _padding(self, V, I, data_spikes) -> dict[str, Any]:
+        """The padded arrays and masks (see :mod:`core.fitting.buckets`): samples after the
+        last hold its values (the simulation freezes there), extra sweeps copy sweep 0."""
+        n_sw, n_t = V.shape
+        S_pad, T_pad = self.padded_shape
+        if S_pad < n_sw or T_pad < n_t:
+            raise ParameterError(f"bucket {self.padded_shape} smaller than the data {V.shape}")
+        rows = np.r_[np.arange(n_sw), np.zeros(S_pad - n_sw, int)]
+
+        def pad(a):
+            a = a[rows]
+            return np.pad(a, ((0, 0), (0, T_pad - n_t)), mode="edge")
+
+        S = spike_train(data_spikes, n_t, self.dt).T[rows]
+        S = np.pad(S, ((0, 0), (0, T_pad - n_t)))
+        mask = np.zeros((T_pad, S_pad), bool)
+        mask[:n_t, :n_sw] = True
+        return {"V": jnp.asarray(pad(V).T), "I": jnp.asarray(pad(I).T), "S_data": jnp.asarray(S.T),
+                "mask": jnp.asarray(mask), "n_valid": jnp.asarray(n_t, jnp.int32),
+                "n_real": jnp.asarray(float(n_sw * n_t)), "n_sweeps": jnp.asarray(float(n_sw)),
+                "sweep_mask": jnp.asarray((np.arange(S_pad) < n_sw).astype(float))}
 
     # ---- construction from a Recording -------------------------------------------------------
     @classmethod
@@ -465,7 +522,9 @@ class Objective:
     def _gamma_batch(self, Z) -> np.ndarray:
         Z = jnp.asarray(np.clip(np.atleast_2d(Z), 0.0, 1.0))
         V, S, status = self._fns["simulate_batch"](Z, self._consts)
-        V, S, status = np.asarray(V), np.asarray(S), np.asarray(status)
+        n_sw, n_t = self.V.shape
+        V, S = np.asarray(V)[:, :n_t, :n_sw], np.asarray(S)[:, :n_t, :n_sw]
+        status = np.asarray(status)[:, :n_sw]
         out = np.empty(V.shape[0])
         for k in range(V.shape[0]):
             if np.any(status[k] != 0) or not np.all(np.isfinite(V[k])):
@@ -482,7 +541,9 @@ class Objective:
     def simulate(self, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(V (n_sweeps, T) mV, spike trains (n_sweeps, T), status (n_sweeps,)) at ``z``."""
         V, S, status = self._fns["simulate"](jnp.asarray(np.clip(z, 0.0, 1.0)), self._consts)
-        return np.asarray(V).T, np.asarray(S).T, np.asarray(status)
+        n_sw, n_t = self.V.shape
+        return (np.asarray(V)[:n_t, :n_sw].T, np.asarray(S)[:n_t, :n_sw].T,
+                np.asarray(status)[:n_sw])
 
     def model_spike_times(self, V, S) -> list[np.ndarray]:
         """Spike times (ms) of a simulated trace: the spike output for models with a reset,
@@ -543,4 +604,6 @@ class Objective:
             "unroll": self.unroll, "detach_reset": self.detach_reset,
             "loss": self.loss_spec.as_dict(), "spike_threshold": self.spike_threshold,
             "source": self.source, "truth": self.truth,
+            **({"buckets": self.buckets.as_dict(), "padded_shape": list(self.padded_shape)}
+               if self.buckets is not None else {}),
         }

@@ -228,3 +228,121 @@ def test_dask_engine_two_workers(first_batch, cells_dir, tmp_path):
                            evaluations=EVALS, uncertainty=False, engine=eng)
     local = {r["cell"]: r["loss"] for r in first_batch[1].rows if r["status"] == "done"}
     assert {r["cell"]: r["loss"] for r in result.rows} == local
+
+
+# --------------------------------------------------------------------------------------------
+# length buckets: compile once per shape, the losses unchanged
+# --------------------------------------------------------------------------------------------
+def _arrays(n: int, scale: float = 1.0):
+    sw = _sweeps(scale)
+    return (np.array([s.V[:n] for s in sw]), np.array([s.I[:n] for s in sw]), sw[0].dt)
+
+
+def test_bucket_sizes():
+    from core.fitting.buckets import LengthBuckets
+
+    b = LengthBuckets(ratio=1.25, minimum=512, multiple=64)
+    sizes = sorted({b.samples(n) for n in range(1, 5000)})
+    assert sizes[0] == 512 and all(s % 64 == 0 for s in sizes)
+    assert all(1.0 < q / p <= 1.25 + 64 / p for p, q in zip(sizes, sizes[1:]))
+    assert all(b.samples(n) >= n for n in (1, 511, 512, 513, 4999))
+    assert [b.n_sweeps(n) for n in (1, 2, 3, 5, 7, 33)] == [1, 2, 3, 6, 8, 64]
+    assert LengthBuckets(sweeps=False).shape(5, 700) == (5, 832)
+    with pytest.raises(ValueError):
+        LengthBuckets(ratio=1.0)
+
+
+@pytest.mark.parametrize("spike_weight", [0.0, 5.0])
+def test_padded_objective_has_the_unpadded_losses(spike_weight):
+    """Padding 800 samples to an 832-sample bucket (and 5 sweeps to 6) changes no loss,
+    gradient, Hessian, simulation or gamma factor to float tolerance (summation order only;
+    free-running gradients through spikes reach 1e43, hence rtol 1e-9)."""
+    from core.fitting.buckets import LengthBuckets
+    from core.fitting.losses import LossSpec
+    from core.fitting.objective import Objective
+
+    V, I, dt = _arrays(800)
+    free = ("tau_V", "V_th", "A1")
+    loss = LossSpec(spike_weight=spike_weight)
+    plain = Objective("gif", V, I, dt, free, loss=loss)
+    padded = Objective("gif", V, I, dt, free, loss=loss, buckets=LengthBuckets())
+    assert padded.padded_shape == (3, 832) and padded._consts["V"].shape == (832, 3)
+    padded4 = Objective("gif", V, I, dt, free, loss=loss, buckets=LengthBuckets(minimum=1024))
+    Z = np.random.default_rng(0).uniform(0.1, 0.9, (5, 3))
+    for obj in (padded, padded4):
+        for kind in ("loss", "mse", "screen", "value_and_grad", "counted_value_and_grad",
+                     "forced_loss", "forced_value_and_grad", "gamma"):
+            a, b = plain.batch(kind, Z), obj.batch(kind, Z)
+            for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+                np.testing.assert_allclose(y, x, rtol=1e-9, atol=1e-12, err_msg=kind)
+        assert np.all(plain.batch("loss", Z) < 1e5)  # real losses, not the penalty
+        np.testing.assert_allclose(obj.hessian(Z[0]), plain.hessian(Z[0]), rtol=1e-10)
+        for x, y in zip(plain.simulate(Z[0]), obj.simulate(Z[0])):
+            np.testing.assert_array_equal(y, x)
+        assert obj.evaluate(Z[1]) == plain.evaluate(Z[1])
+    # 3 sweeps round up to a bucket of 3; 5 sweeps to 6 (a copied sweep, masked)
+    V5, I5 = np.r_[V, V[:2] + 0.5], np.r_[I, I[:2]]
+    plain5 = Objective("gif", V5, I5, dt, free, loss=loss)
+    padded5 = Objective("gif", V5, I5, dt, free, loss=loss, buckets=LengthBuckets())
+    assert padded5.padded_shape == (6, 832)
+    for kind in ("loss", "screen", "value_and_grad"):
+        a, b = plain5.batch(kind, Z), padded5.batch(kind, Z)
+        for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            np.testing.assert_allclose(y, x, rtol=1e-9, atol=1e-12, err_msg=kind)
+
+
+def test_two_lengths_in_one_bucket_compile_once():
+    """A second objective of another length in the same bucket reuses every compiled function
+    (XLA compilations counted through jax.monitoring); without buckets it compiles again."""
+    from core.fitting.buckets import CompileCounter, LengthBuckets
+    from core.fitting.objective import Objective
+
+    b = LengthBuckets()
+    free = ("tau_V", "V_th")
+    V1, I1, dt = _arrays(800)
+    V2, I2, _ = _arrays(731, 1.1)
+    V1, I1, V2, I2 = (np.ascontiguousarray(a) for a in (V1, I1, V2, I2))
+    Z = np.full((4, 2), 0.5)
+    first = Objective("gif", V1, I1, dt, free, buckets=b)
+    with CompileCounter():  # the bucket's functions compiled (unless cached already)
+        first.batch("loss", Z), first.batch("value_and_grad", Z), first.simulate(Z[0])
+    with CompileCounter() as c2:
+        second = Objective("gif", V2, I2, dt, free, buckets=b)
+        second.batch("loss", Z), second.batch("value_and_grad", Z), second.simulate(Z[0])
+    assert first.padded_shape == second.padded_shape == (3, 832)
+    assert c2.compiles == 0, c2.compiles
+    with CompileCounter() as c3:
+        Objective("gif", V2, I2, dt, free).batch("loss", Z)
+    assert c3.compiles >= 1 and c3.seconds > 0
+
+
+def test_fit_cell_compiles_once_per_bucket(tmp_path):
+    """The whole default cell fit (threshold screen, fit, Hessian, validation) of a second cell
+    of another length in the bucket compiles nothing; the batch rows say so."""
+    rec = [Recording(tuple(Sweep(s.V[:n], s.I[:n], s.dt, number=s.number) for s in _sweeps(a)))
+           for n, a in ((800, 1.0), (745, 1.1))]
+    write_recording(rec[0], tmp_path / "long.h5")
+    write_recording(rec[1], tmp_path / "short.h5")
+    eng = ThreadEngine()
+    try:
+        result = run_batch([tmp_path / "long.h5", tmp_path / "short.h5"], tmp_path / "out",
+                           model="gif", seconds=None, evaluations=EVALS, uncertainty=True,
+                           engine=eng)
+    finally:
+        eng.close()
+    rows = {r["cell"]: r for r in result.rows}
+    assert rows["long"]["status"] == rows["short"]["status"] == "done"
+    assert rows["short"]["compiles"] == 0, rows["short"]
+    for r in rows.values():
+        assert r["run_seconds"] > 0 and r["xla_compile_seconds"] >= 0
+        assert r["run_seconds"] + r["xla_compile_seconds"] == pytest.approx(r["seconds"])
+    with open(result.summary_csv) as fh:
+        header = next(csv.reader(fh))
+    assert {"xla_compile_seconds", "run_seconds", "compiles"} <= set(header)
+    again = read_cell_result(rows["short"]["result_file"])
+    assert again["compiles"] == 0 and again["xla_compile_seconds"] == pytest.approx(
+        rows["short"]["xla_compile_seconds"])
+    with h5py.File(rows["long"]["result_file"]) as f:
+        settings = json.loads(f["fit"].attrs["settings"]) if "settings" in f["fit"].attrs else None
+    if settings is not None:
+        assert settings["padded_shape"] == [2, 832]
