@@ -43,7 +43,7 @@ from core.training.speed import (
 from ..plots.speed import LABELS, SpeedPlots
 
 RACES = ("feedforward", "synapse", "memory")
-WHAT_ITEMS = (("training step (forward + backward)", "train_step"), ("inference", "inference"))
+WHAT_ITEMS = (("training step", "train_step"), ("inference", "inference"))
 
 
 def _ms(v: float) -> str:
@@ -86,7 +86,8 @@ class SpeedPanel(QWidget):
         self.width = _spin(1, sp.MAX_WIDTH, 256, "neurons per layer (and input channels)")
         self.T = _spin(1, sp.MAX_T, 100, "time steps per sample")
         self.batch = _spin(1, sp.MAX_BATCH, 32, "samples per batch")
-        self.what = QComboBox()
+        self.what = QComboBox(toolTip="training step: forward + backward (value_and_grad of "
+                                      "the cross-entropy); inference: forward only")
         for text, data in WHAT_ITEMS:
             self.what.addItem(text, data)
         self.repeats = _spin(1, sp.MAX_REPEATS, 20, "timed batches per mode")
@@ -305,7 +306,11 @@ def result_line(r) -> str:
         T, bptt = r.series("bptt")
         _, online = r.series("online")
         pts = ", ".join(f"T={t}: {b:.1f} / {o:.1f}" for t, b, o in zip(T, bptt, online))
+        Ts, bs = r.series("bptt", "s_per_batch")
+        _, os_ = r.series("online", "s_per_batch")
+        timing = (f"; per batch at T={Ts[-1]}: BPTT {_ms(1e3 * bs[-1])}, online "
+                  f"{_ms(1e3 * os_[-1])}" if Ts and len(os_) == len(bs) else "")
         return (f"<b>{c['neurons']} neurons</b>, batch {c['batch']}: peak MiB BPTT / online "
-                f"{pts or '–'} → BPTT/online at the longest T "
-                f"<b>{_times(r.ratio_at_longest())}</b>{tail}")
+                f"(ES-D-RTRL) {pts or '–'} → BPTT/online at the longest T "
+                f"<b>{_times(r.ratio_at_longest())}</b>{timing}{tail}")
     return str(r)

@@ -17,7 +17,7 @@ from core.training.speed import SpeedSample
 COLOURS = {"layer_first": "#d6453d", "step_first": "#2a6fb0", "event": "#27ae60",
            "dense": "#7f8c8d", "bptt": "#8e44ad", "online": "#e67e22"}
 LABELS = {"layer_first": "layer-first", "step_first": "step-first", "event": "event-driven CSR",
-          "dense": "dense matmul", "bptt": "BPTT", "online": "online (ES-D-RTRL)"}
+          "dense": "dense matmul", "bptt": "BPTT", "online": "online"}
 SERIES = {"feedforward": ("layer_first", "step_first"), "synapse": ("event", "dense"),
           "memory": ("bptt", "online")}
 REDRAW_MS = 100
@@ -30,6 +30,12 @@ def _style(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     plot.setLabel("left", ylabel)
     for side in ("left", "bottom"):
         plot.getAxis(side).enableAutoSIPrefix(False)
+    plot.getViewBox().setDefaultPadding(0.05)  # the last point is not cut by the frame
+
+
+def _names(race: str) -> str:
+    a, b = (f"<span style='color:{COLOURS[s]}'>&#9679; {LABELS[s]}</span>" for s in SERIES[race])
+    return f"{a} vs {b}"
 
 
 class SpeedPlots(pg.GraphicsLayoutWidget):
@@ -42,23 +48,19 @@ class SpeedPlots(pg.GraphicsLayoutWidget):
         self.race = {"feedforward": self.addPlot(row=0, col=0, colspan=2),
                      "synapse": self.addPlot(row=1, col=0),
                      "memory": self.addPlot(row=1, col=1)}
-        _style(self.race["feedforward"], "Time per batch: layer-first vs step-first",
+        # the legends are the titles' coloured names: a legend box over the curves hid them
+        _style(self.race["feedforward"], "Time per batch: " + _names("feedforward"),
                "batch", "ms per batch")
-        _style(self.race["synapse"], "Synapses: y = x @ W, median and every call", "",
+        _style(self.race["synapse"], "Synapses y = x @ W: median, and every call", "",
                "ms per call")
-        _style(self.race["memory"], "Training memory vs trial length", "T (steps)",
+        _style(self.race["memory"], "Training memory: " + _names("memory"), "T (steps)",
                "peak MiB per batch")
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.medians: dict[str, pg.InfiniteLine] = {}
         for race in ("feedforward", "memory"):
-            plot = self.race[race]
-            # memory: BPTT climbs to the top right, so its legend goes top left
-            legend = plot.addLegend(offset=(10, 10) if race == "memory" else (-10, 10),
-                                    labelTextSize="8pt")
-            legend.setBrush(pg.mkBrush(255, 255, 255, 200))
             for s in SERIES[race]:
                 c = COLOURS[s]
-                self.curves[(race, s)] = plot.plot(
+                self.curves[(race, s)] = self.race[race].plot(
                     pen=pg.mkPen(c, width=1.5), symbol="o", symbolSize=6,
                     symbolBrush=c, symbolPen=None, name=LABELS[s])
         for s in SERIES["feedforward"]:  # the median so far, dashed
@@ -130,4 +132,8 @@ class SpeedPlots(pg.GraphicsLayoutWidget):
                     self.medians[s].setValue(medians[-1])
             if race == "synapse":
                 self.bars.setOpts(height=medians)
+            ys = [y for s in SERIES[race] for _, y in self.points[(race, s)]]
+            top = max((y for y in ys if np.isfinite(y)), default=0.0)
+            # from zero: the gap between the series reads as their ratio
+            self.race[race].setYRange(0.0, top * 1.08 if top > 0 else 1.0, padding=0)
         self._dirty.clear()
