@@ -85,6 +85,8 @@ class FitCellJob:
     evaluations: int | None = None
     seed: int = 0
     split: Split | None = None
+    uncertainty: bool = True
+    decimate: int = 1
     name: str = "fit_cell"
 
     def run(self, report: Report, is_cancelled: IsCancelled) -> CellFitOutcome:
@@ -92,7 +94,8 @@ class FitCellJob:
         budget = (Budget(evaluations=self.evaluations, seconds=self.seconds)
                   if self.seconds or self.evaluations else None)
         cf = fit_cell(self.recording, self.model, self.method, split=split, seed=self.seed,
-                      budget=budget, report=report, is_cancelled=is_cancelled)
+                      budget=budget, report=report, is_cancelled=is_cancelled,
+                      uncertainty=self.uncertainty, decimate=self.decimate)
         report(Event(job=self.name, done=1, total=1, message="predicting the held-out part"))
         held = self.recording.select(split.test_sweeps, split.test_window)
         return CellFitOutcome(cf, predict(cf.fit, held))

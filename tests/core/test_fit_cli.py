@@ -115,3 +115,34 @@ def test_info_shows_the_cell_measurements(shared_data, capsys):
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
     assert "cell measurements:" in text and f"{expected.r_in:.0f} MOhm" in text
+
+
+def test_ctrl_c_stops_a_cli_fit_and_keeps_the_best_so_far(rec_path, tmp_path):
+    """Ctrl-C is the CLI's Cancel: the job stops within an iteration and its partial result is
+    written (the same job and protocol as the window's)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "partial.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "fit", str(rec_path), "--model", "gif",
+         "--free", "A1,tau_I1", "--optimizer", "de", "--seconds", "300", "--budget", "10000000",
+         "--no-uncertainty", "--out", str(out)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"evals" not in seen and time.monotonic() < deadline and proc.poll() is None:
+        seen += os.read(proc.stderr.fileno(), 4096)
+    assert b"evals" in seen, seen.decode(errors="replace")
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 30
+    assert proc.returncode == 0, (seen + stderr).decode(errors="replace")
+    assert b"keeping the best result so far" in stderr
+    fit = load_fit(out)
+    assert fit.cancelled and np.isfinite(fit.loss) and fit.evaluations > 0
+    assert b"loss" in stdout

@@ -16,6 +16,7 @@ from core.events import FitProgress
 from core.models import MODELS
 
 from . import COMMANDS
+from ._engine import run_job
 
 
 def parse_sweeps(text: str | None) -> list[int] | None:
@@ -156,8 +157,8 @@ def _add_fit(p) -> None:
 
 
 def _cmd_fit(args) -> int:
-    from core.fitting import Budget, LossSpec, Objective
-    from core.fitting.compare import compare
+    from core.fitting import LossSpec
+    from core.fitting.jobs import CompareJob
     from core.fitting.optimizers import OPTIMIZERS
 
     if args.model not in MODELS:
@@ -173,21 +174,22 @@ def _cmd_fit(args) -> int:
     if not args.free:
         return _default_fit(args, rec, methods)
     free = [f.strip() for f in args.free.split(",") if f.strip()]
-    objective = Objective.from_recording(
-        rec, args.model, free, sweeps=parse_sweeps(args.sweeps), window=parse_window(args.window),
-        bounds=parse_assignments(args.bounds, "bounds"), fixed=parse_assignments(args.set, "set"),
-        loss=LossSpec(spike_weight=args.spike_weight, delta=args.delta), decimate=args.decimate,
-        solver=args.solver)
-    budget = None
-    if args.budget is not None or args.seconds is not None:
-        budget = Budget(evaluations=args.budget, seconds=args.seconds)
+    budget = _budget(args)
+    job = CompareJob(rec, args.model, free, methods, args.seeds,
+                     bounds=parse_assignments(args.bounds, "bounds"),
+                     fixed=parse_assignments(args.set, "set"),
+                     loss=LossSpec(spike_weight=args.spike_weight, delta=args.delta),
+                     budgets={m: budget for m in methods}, sweeps=parse_sweeps(args.sweeps),
+                     window=parse_window(args.window), decimate=args.decimate,
+                     solver=args.solver, uncertainty=not args.no_uncertainty,
+                     preview_interval=None, name="fit")
     progress = _Progress(not args.quiet)
     try:
-        comp = compare(objective, methods, args.seeds, budgets={m: budget for m in methods},
-                       report=progress, uncertainty=not args.no_uncertainty,
-                       preview_interval=None, job="fit")
+        comp = run_job(job, progress)
     finally:
         progress.done()
+    if comp.cancelled:
+        print("cancelled: what follows is the best found before the stop", file=sys.stderr)
     if args.out:
         if len(comp.fits) == 1:
             comp.fits[0].to_hdf5(args.out)
@@ -213,29 +215,36 @@ def _cmd_fit(args) -> int:
     return 0
 
 
+def _budget(args):
+    from core.fitting import Budget
+
+    if args.budget is None and args.seconds is None:
+        return None
+    return Budget(evaluations=args.budget, seconds=args.seconds)
+
+
 def _default_fit(args, rec, methods) -> int:
     """``brainfit fit FILE --model M`` without ``--free``: the data-derived default fit of
     :func:`core.fitting.cell.fit_cell`, each method in turn, each validated on held-out data."""
-    from core.fitting import Budget
-    from core.fitting.cell import fit_cell
+    from core.fitting.cell_jobs import FitCellJob
 
     if args.sweeps:
         rec = rec.select(parse_sweeps(args.sweeps), parse_window(args.window))
     elif args.window:
         rec = rec.select(None, parse_window(args.window))
-    budget = None
-    if args.budget is not None or args.seconds is not None:
-        budget = Budget(evaluations=args.budget, seconds=args.seconds)
     progress = _Progress(not args.quiet)
     out = {}
     for method in methods:
         for seed in range(args.seeds):
+            job = FitCellJob(rec, args.model, method, seconds=args.seconds,
+                             evaluations=args.budget, seed=seed,
+                             uncertainty=not args.no_uncertainty, decimate=args.decimate)
             try:
-                cf = fit_cell(rec, args.model, method, seed=seed, budget=budget,
-                              report=progress, uncertainty=not args.no_uncertainty,
-                              decimate=args.decimate)
+                cf = run_job(job, progress).cell_fit
             finally:
                 progress.done()
+            if cf.fit.cancelled:
+                print("cancelled: the best found before the stop, validated", file=sys.stderr)
             f, v = cf.fit, cf.validation
             print(f"{method:>11} seed {seed}: train loss {f.loss:.4g} mV^2, gamma {f.gamma:.3f}; "
                   f"held-out ({cf.split.description}): spikes model {v['n_model_spikes']} / "
@@ -259,12 +268,12 @@ def _add_predict(p) -> None:
 
 
 def _cmd_predict(args) -> int:
-    from core.fitting.predict import predict
+    from core.fitting.predict import PredictJob
     from core.fitting.results import load_fit
 
     result = load_fit(args.result)
     rec = _open(args.file)
-    pred = predict(result, rec, parse_sweeps(args.sweeps), parse_window(args.window))
+    pred = run_job(PredictJob(result, rec, parse_sweeps(args.sweeps), parse_window(args.window)))
     if args.export:
         pred.export(args.export)
     print(f"{result.model} ({result.method}) on {rec.name}: loss {pred.loss:.4g} mV^2, gamma "
