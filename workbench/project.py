@@ -8,6 +8,7 @@
 /results/fit_0000 ...   each FitResult (core.fitting.results layout)
 /comparison      the last ComparisonResult, if any
 /network         the last network simulation (core.network.run layout), if any
+/training        the last evidence-task training (core.training.evidence_results layout)
 ```
 """
 
@@ -73,6 +74,8 @@ def save_project(session: Session, path: str | os.PathLike) -> None:
             session.comparison.to_hdf5(f, "comparison")
         if session.network is not None:
             session.network.save(f)
+        if session.training is not None:
+            session.training.write_group(f.create_group("training"))
 
 
 def load_project(path: str | os.PathLike) -> Session:
@@ -119,6 +122,10 @@ def load_project(path: str | os.PathLike) -> Session:
                 from core.network import NetworkResult
 
                 session.network = NetworkResult.load(f)
+            if "training" in f:
+                from core.training.evidence_results import EvidenceTrainResult
+
+                session.training = EvidenceTrainResult.read_group(f["training"])
         except BrainfitError:
             raise
         except (KeyError, TypeError, ValueError) as exc:

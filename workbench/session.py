@@ -55,6 +55,7 @@ class Session:
     results: list[Any] = field(default_factory=list)
     comparison: Any = None
     network: Any = None
+    training: Any = None  # the last evidence-task training (core EvidenceTrainResult)
     # the files that form the cell (several when a lab stores one sweep per file)
     recording_paths: tuple[str, ...] = ()
     measurements: Any = None  # core.features.CellMeasurements of the recording
@@ -184,3 +185,10 @@ class Session:
         """The last network simulation (a ``core.network.NetworkResult``), saved with the project."""
         self.network = result
         self._changed("network")
+
+    # ---- training -----------------------------------------------------------------------------
+    def set_training(self, result) -> None:
+        """The last trained network (a ``core.training.EvidenceTrainResult``), saved with the
+        project under ``/training``."""
+        self.training = result
+        self._changed("training")

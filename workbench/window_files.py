@@ -63,7 +63,8 @@ class ProjectFilesMixin:
         listeners = self.session._listeners
         for name in ("recording", "recording_path", "sweep", "fit_sweeps", "window", "model_name",
                      "parameters", "fit", "results", "comparison", "network", "recording_paths",
-                     "measurements", "data_defaults", "parameter_sources", "cell_validation"):
+                     "measurements", "data_defaults", "parameter_sources", "cell_validation",
+                     "training"):
             setattr(self.session, name, getattr(loaded, name))
         self.session._listeners = listeners
         self.network_panel.refresh()

@@ -133,28 +133,32 @@ class EvidenceTrainResult:
 
     # ---- HDF5 --------------------------------------------------------------------------------
     def to_hdf5(self, path) -> None:
+        """Write the file ``path`` atomically (the result in its group ``evidence_training``)."""
         import h5py
 
         from ..io.atomic import atomic_path
 
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-            g = f.create_group("evidence_training")
-            g.attrs["layout"] = LAYOUT
-            meta = {k: getattr(self, k) for k in (
-                "config", "heldout_accuracy", "best_batch", "reservoir_accuracy",
-                "batches_done", "cancelled", "stop_reason", "elapsed_s", "compile_s", "notes",
-                "versions", "gradient")}
-            g.attrs["meta"] = json.dumps(meta, allow_nan=True)
-            for gname in ("params", "params_init", "params_last", "history", "evals"):
-                sub = g.create_group(gname)
-                for k, v in getattr(self, gname).items():
-                    sub.create_dataset(k, data=np.asarray(v))
-            st = g.create_group("structure")
-            for name, d in self.structure.items():
-                s = st.create_group(name)
-                for k, v in d.items():
-                    s.create_dataset(k, data=np.asarray(v))
-            _write_tree(g.create_group("figure"), self.figure)
+            self.write_group(f.create_group("evidence_training"))
+
+    def write_group(self, g) -> None:
+        """Write the result into the (empty) h5py group ``g`` (a project's ``/training``)."""
+        g.attrs["layout"] = LAYOUT
+        meta = {k: getattr(self, k) for k in (
+            "config", "heldout_accuracy", "best_batch", "reservoir_accuracy",
+            "batches_done", "cancelled", "stop_reason", "elapsed_s", "compile_s", "notes",
+            "versions", "gradient")}
+        g.attrs["meta"] = json.dumps(meta, allow_nan=True)
+        for gname in ("params", "params_init", "params_last", "history", "evals"):
+            sub = g.create_group(gname)
+            for k, v in getattr(self, gname).items():
+                sub.create_dataset(k, data=np.asarray(v))
+        st = g.create_group("structure")
+        for name, d in self.structure.items():
+            s = st.create_group(name)
+            for k, v in d.items():
+                s.create_dataset(k, data=np.asarray(v))
+        _write_tree(g.create_group("figure"), self.figure)
 
     @classmethod
     def from_hdf5(cls, path) -> EvidenceTrainResult:
@@ -168,12 +172,19 @@ class EvidenceTrainResult:
             g = f.get("evidence_training")
             if g is None or g.attrs.get("layout") != LAYOUT:
                 raise ParameterError(f"{path}: holds no evidence-task training result")
-            meta = json.loads(g.attrs["meta"])
-            arrays = {name: {k: np.asarray(v) for k, v in g[name].items()}
-                      for name in ("params", "params_init", "params_last", "history", "evals")}
-            structure = {name: {k: np.asarray(v) for k, v in s.items()}
-                         for name, s in g["structure"].items()}
-            return cls(**meta, **arrays, structure=structure, figure=_read_tree(g["figure"]))
+            return cls.read_group(g)
+
+    @classmethod
+    def read_group(cls, g) -> EvidenceTrainResult:
+        """The result :meth:`write_group` wrote into ``g``."""
+        if g.attrs.get("layout") != LAYOUT:
+            raise ParameterError(f"{g.name}: holds no evidence-task training result")
+        meta = json.loads(g.attrs["meta"])
+        arrays = {name: {k: np.asarray(v) for k, v in g[name].items()}
+                  for name in ("params", "params_init", "params_last", "history", "evals")}
+        structure = {name: {k: np.asarray(v) for k, v in s.items()}
+                     for name, s in g["structure"].items()}
+        return cls(**meta, **arrays, structure=structure, figure=_read_tree(g["figure"]))
 
     def network(self):
         """``(config, structure, params)`` to simulate the trained network
