@@ -253,6 +253,8 @@ class SpeedPanel(QWidget):
 
     def _on_done(self, result) -> None:
         race = self.race
+        if race is None:  # not ours any more
+            return
         self._handle, self.race = None, None
         self._set_running(False)
         if result is None:
@@ -269,6 +271,8 @@ class SpeedPanel(QWidget):
 
     def _on_failed(self, message: str, _details: str) -> None:
         race = self.race
+        if race is None:
+            return
         self._handle, self.race = None, None
         self._set_running(False)
         self.lines[race].setText(f"<b>{self.groups[race].title()}:</b> failed: {message}")
