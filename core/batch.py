@@ -371,6 +371,16 @@ class BatchProgress(Event):
     state: str = ""
     failed: int = 0
     inner: Any = None
+    row: dict | None = None
+
+
+@dataclass(frozen=True)
+class BatchCellState(BatchProgress):
+    """A task's state change (no fit event inside): never coalesced with other events on the
+    way from a worker, so a live table sees every queued/running/done/failed; ``row`` is the
+    task's summary row once it ended."""
+
+    coalesce = False  # class attribute, read by the engines' event outboxes
 
 
 @dataclass
@@ -442,20 +452,22 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
     total = len(tasks)
     counts = {"ended": 0, "failed": 0}
 
-    def emit(task: _Task, state: str, message: str = "", inner: Any = None) -> None:
+    def emit(task: _Task, state: str, message: str = "", inner: Any = None,
+             row: dict | None = None) -> None:
         if on_event is None:
             return
-        on_event(BatchProgress(job="batch", done=counts["ended"], total=total,
-                               elapsed=time.perf_counter() - t_start, message=message,
-                               cell=task.cell.name, method=task.method, seed=task.seed,
-                               state=state, failed=counts["failed"], inner=inner))
+        cls = BatchProgress if inner is not None else BatchCellState
+        on_event(cls(job="batch", done=counts["ended"], total=total,
+                     elapsed=time.perf_counter() - t_start, message=message,
+                     cell=task.cell.name, method=task.method, seed=task.seed,
+                     state=state, failed=counts["failed"], inner=inner, row=row))
 
     def end(task: _Task, row: dict, state: str) -> None:
         task.row, task.state = row, state
         counts["ended"] += 1
         if state == "failed":
             counts["failed"] += 1
-        emit(task, state, row.get("reason", ""))
+        emit(task, state, row.get("reason", ""), row=row)
 
     pending: list[_Task] = []
     for task in tasks:
@@ -527,7 +539,8 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
                                                        emit(t, "running")))
             h.add_event_callback(lambda _h, e, t=task: emit(t, "running", getattr(e, "message", ""), e))
             h.add_done_callback(lambda hh, t=task: on_done(t, hh))
-            emit(task, "queued")
+            emit(task, "queued", row=_row(task.cell.name, model, task.method, task.seed,
+                                          task.cell.files, status="queued"))
         cancelled = False
         while any(t.row is None for t in pending):
             if is_cancelled is not None and is_cancelled() and not cancelled:
@@ -552,6 +565,55 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
                        cancelled=bool(is_cancelled and is_cancelled()), tasks=total)
 
 
-__all__ = ["BatchCellJob", "BatchProgress", "BatchResult", "CellOutcome", "CellSpec",
+# --------------------------------------------------------------------------------------------
+# the whole batch as one job (the window's worker runs it)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class BatchJob:
+    """:func:`run_batch` as one picklable job: the window's worker runs the cells, one at a
+    time in that process (``engine="local"``), or sends them to Dask: ``"dask"`` (a loopback
+    ``LocalCluster`` of ``workers`` processes) or a scheduler address the user typed
+    (``tcp://host:8786``, ``tls://…``). Reports :class:`BatchCellState` per task state change
+    and :class:`BatchProgress` per fit event; returns the :class:`BatchResult` (``cancelled``
+    when cancelled, with what finished)."""
+
+    inputs: tuple[str, ...]
+    out: str
+    model: str = "gif"
+    methods: tuple[str, ...] = ("hybrid",)
+    seeds: tuple[int, ...] = (0,)
+    seconds: float | None = 60.0
+    evaluations: int | None = None
+    uncertainty: bool = True
+    engine: str = "local"
+    workers: int | None = None
+    resume: bool = True
+    name: str = "batch"
+    cancel_grace: float = 30.0  # a cell compiling when cancelled stops after its compile
+
+    def run(self, report: Report, is_cancelled: IsCancelled) -> BatchResult:
+        from .engine import ThreadEngine
+
+        cells = collect_cells(self.inputs)
+        if self.engine == "local":
+            engine: Any = ThreadEngine()
+        else:
+            from .engine_dask import DaskEngine
+
+            if self.engine == "dask":
+                engine = DaskEngine(n_workers=self.workers)
+            else:
+                engine = DaskEngine(self.engine)
+        try:
+            return run_batch(cells, self.out, model=self.model, methods=self.methods,
+                             seeds=self.seeds, seconds=self.seconds,
+                             evaluations=self.evaluations, uncertainty=self.uncertainty,
+                             engine=engine, on_event=report, is_cancelled=is_cancelled,
+                             resume=self.resume)
+        finally:
+            engine.close()
+
+
+__all__ = ["BatchCellJob", "BatchCellState", "BatchJob", "BatchProgress", "BatchResult", "CellOutcome", "CellSpec",
            "collect_cells", "read_cell_result", "read_manifest", "result_name", "run_batch",
            "summary_csv", "write_cell_result", "write_summary"]
