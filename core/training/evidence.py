@@ -39,6 +39,7 @@ class EvidenceTrainProgress(TrainProgress):
     seconds of that step and the memory in use (:func:`memory_in_use_mb`)."""
 
     heldout_accuracy: float = float("nan")
+    heldout_loss: float = float("nan")
     rate_hz: float = float("nan")
     grad_norm: float = float("nan")
     finite: bool = True
@@ -408,12 +409,13 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
         evals["elapsed"].append(time.perf_counter() - t_start)
         if acc > best[0]:
             best = (acc, params, done)
-        return acc
+        return acc, loss
 
     if st is None:
-        acc0 = evaluate(0)
+        acc0, loss0 = evaluate(0)
         report(EvidenceTrainProgress(job=job_name, done=0, total=total, step=0,
-                                     heldout_accuracy=acc0, memory_mb=memory_in_use_mb(),
+                                     heldout_accuracy=acc0, heldout_loss=loss0,
+                                     memory_mb=memory_in_use_mb(),
                                      message=f"untrained: held-out accuracy {100 * acc0:.1f} %"))
     else:
         report(EvidenceTrainProgress(job=job_name, done=first, total=total,
@@ -447,14 +449,14 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
                 notes.append(message)
         else:
             run_nonfinite = 0
-        held = float("nan")
+        held = held_loss = float("nan")
         if finite and (done % int(cfg.eval_every) == 0 or done == total):
-            held = evaluate(done)
+            held, held_loss = evaluate(done)
             message += f": held-out accuracy {100 * held:.1f} %"
         report(EvidenceTrainProgress(
             job=job_name, done=done, total=total, elapsed=time.perf_counter() - t_start,
             message=message, step=done, loss=loss, accuracy=acc, heldout_accuracy=held,
-            rate_hz=rate, grad_norm=gnorm, finite=finite, seconds=dt,
+            heldout_loss=held_loss, rate_hz=rate, grad_norm=gnorm, finite=finite, seconds=dt,
             memory_mb=memory_in_use_mb()))
         if run_nonfinite >= int(cfg.max_nonfinite):
             stop_reason = (f"stopped: {run_nonfinite} non-finite gradients in a row "

@@ -175,6 +175,10 @@ class TrainingPanel(QWidget):
         self._handle, self._config = handle, job.config
         self._set_state("running")
         self.live.setText(text.capitalize())
+        cfg = job.config
+        self.summary.setText(f"Training <b>{cfg.label}</b>: {cfg.network.n} neurons, "
+                             f"{cfg.task.n_cues} cues, T = {cfg.task.T} steps, batch "
+                             f"{cfg.batch_size}, {cfg.batches} batches…")
         self._say(text)
         return True
 
@@ -215,18 +219,25 @@ class TrainingPanel(QWidget):
     def _on_event(self, event) -> None:
         if not isinstance(event, EvidenceTrainProgress):
             return
+        held = event.heldout_accuracy
         if event.step:
             self.curves.add_batch(event.step, event.loss, event.accuracy, event.elapsed)
-        if event.heldout_accuracy == event.heldout_accuracy:
-            self.curves.add_heldout(event.done, event.heldout_accuracy, event.elapsed)
-        parts = [f"batch {event.done}/{event.total}"]
+        if held == held:
+            self.curves.add_heldout(event.done, held, event.elapsed, event.heldout_loss)
+        if not event.step:  # compiling, resumed, baseline, stopping
+            self.live.setText(event.message)
+            return
+        first = [f"batch {event.done}/{event.total}"]
         if event.seconds == event.seconds:
-            parts.append(f"{event.seconds:.2f} s/batch")
+            first.append(f"{event.seconds:.2f} s/batch")
         if event.memory_mb == event.memory_mb:
-            parts.append(f"memory {event.memory_mb:,.0f} MB")
-        if event.step:
-            parts.append(f"loss {event.loss:.3f}")
-        self.live.setText(" · ".join(parts) + (f"\n{event.message}" if event.message else ""))
+            first.append(f"{event.memory_mb:,.0f} MB in use")
+        second = f"loss {event.loss:.3f}, batch accuracy {100 * event.accuracy:.0f} %"
+        if held == held:
+            second += f", held-out {100 * held:.1f} %"
+        if not event.finite:
+            second = event.message
+        self.live.setText(" · ".join(first) + "\n" + second)
 
     def _on_finished(self, result) -> None:
         self._paused = None
