@@ -92,6 +92,10 @@ def _fraction(name: str, value) -> float:
     return v
 
 
+def _name(mode: str) -> str:
+    return mode.replace("_", "-")
+
+
 def _median_ms(times: list[float]) -> float:
     return 1e3 * statistics.median(times) if times else NAN
 
@@ -257,7 +261,8 @@ class FeedForwardRaceJob:
             compiled[mode] = jax.jit(timed_fn(mode)).lower(params, x).compile()
             result.compile_s[mode] = time.perf_counter() - t0
             report(self._sample(mode, "compile", 0, start, seconds=result.compile_s[mode],
-                                message=f"{mode} compiled in {result.compile_s[mode]:.2f} s"))
+                                message=f"{_name(mode)} compiled in "
+                                        f"{result.compile_s[mode]:.2f} s"))
         # the same answer? (a warm-up call of each compiled function, and every layer's spikes)
         spikes = {}
         for mode in FF_MODES:
@@ -289,7 +294,7 @@ class FeedForwardRaceJob:
                 result.times_s[mode].append(dt)
                 done += 1
                 report(self._sample(mode, "time", done, start, seconds=dt, index=i,
-                                    message=f"{mode} batch {i + 1}: {1e3 * dt:.2f} ms"))
+                                    message=f"{_name(mode)} batch {i + 1}: {1e3 * dt:.2f} ms"))
         return result
 
 

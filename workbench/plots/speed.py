@@ -33,6 +33,19 @@ def _style(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     plot.getViewBox().setDefaultPadding(0.05)  # the last point is not cut by the frame
 
 
+class IntAxis(pg.AxisItem):
+    """An axis of counts (batch and call numbers): whole-number ticks only."""
+
+    def tickValues(self, minVal, maxVal, size):
+        out = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            whole = [v for v in values if abs(v - round(v)) < 1e-9]
+            if spacing >= 1 and whole:
+                out.append((spacing, whole))
+        return out or [(1.0, [float(v) for v in range(int(np.ceil(minVal)),
+                                                       int(np.floor(maxVal)) + 1)][:20])]
+
+
 def _names(race: str) -> str:
     a, b = (f"<span style='color:{COLOURS[s]}'>&#9679; {LABELS[s]}</span>" for s in SERIES[race])
     return f"{a} vs {b}"
@@ -45,7 +58,8 @@ class SpeedPlots(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground("w")
-        self.race = {"feedforward": self.addPlot(row=0, col=0, colspan=2),
+        self.race = {"feedforward": self.addPlot(row=0, col=0, colspan=2,
+                                                 axisItems={"bottom": IntAxis("bottom")}),
                      "synapse": self.addPlot(row=1, col=0),
                      "memory": self.addPlot(row=1, col=1)}
         # the legends are the titles' coloured names: a legend box over the curves hid them
@@ -83,6 +97,8 @@ class SpeedPlots(pg.GraphicsLayoutWidget):
         self.points: dict[tuple[str, str], list[tuple[float, float]]] = {
             key: [] for key in self.curves}
         self._dirty: set[str] = set()
+        self._dirty.update(SERIES)  # empty plots start at zero too
+        self.redraw()
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
