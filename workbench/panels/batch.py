@@ -296,7 +296,7 @@ class BatchPanel(QWidget):
                 self.rows[key] = dict(event.row, status=event.state)
             self._show_row(key)
             if event.state in ("done", "skipped"):
-                self.plots.set_rows(self.finished_rows())
+                self.plots.set_rows(self.finished_rows(), self._units())
         elif event.inner is not None and self.states.get(key) == "running":
             self._show_row(key, message=getattr(event.inner, "message", ""))
         if event.total:
@@ -320,7 +320,7 @@ class BatchPanel(QWidget):
         ended = sum(r["status"] in ("done", "failed") for r in result.rows)
         self.progress.setValue(100 if not result.cancelled else  # cancelled cells did not end
                                int(100 * ended / max(1, result.tasks)))
-        self.plots.set_rows(self.finished_rows())
+        self.plots.set_rows(self.finished_rows(), self._units())
         word = "cancelled" if result.cancelled else "finished"
         self.status.setText(f"Batch {word}: {len(result.finished)} done, {len(result.failed)} "
                             f"failed of {result.tasks} in {result.seconds:.0f} s; summary in "
@@ -334,6 +334,10 @@ class BatchPanel(QWidget):
         self.batch_ended.emit(None)
 
     # ---- the table ------------------------------------------------------------------------------
+    def _units(self) -> dict[str, str]:
+        cls = MODELS.get(self.model.currentText())
+        return {n: s.unit for n, s in cls.specs().items()} if cls is not None else {}
+
     def finished_rows(self) -> list[dict]:
         return [r for k, r in self.rows.items() if self.states.get(k) in ("done", "skipped")]
 
@@ -363,7 +367,8 @@ class BatchPanel(QWidget):
                 item.setForeground(QColor(STATE_COLOURS.get(state, "#000000")))
             if c == len(COLUMNS) - 1:
                 item.setToolTip(str(reason))
-        self.table.resizeColumnsToContents()
+        for c in range(len(COLUMNS) - 1):  # the reason stretches (its tooltip has all of it)
+            self.table.resizeColumnToContents(c)
 
     def table_rows(self) -> list[dict[str, str]]:
         """What the table shows, one dict per row (tests, exports)."""

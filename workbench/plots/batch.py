@@ -52,9 +52,11 @@ class BatchPlots(QWidget):
             p.getAxis("left").enableAutoSIPrefix(False)
             p.getAxis("bottom").enableAutoSIPrefix(False)
         self.hist.setLabel("left", "cells")
-        self.hist_item = pg.PlotDataItem(stepMode="center", fillLevel=0, fillOutline=True,
-                                         brush=(42, 111, 176, 110), pen=pg.mkPen("#2a6fb0"))
+        self.hist_item = pg.BarGraphItem(x0=[], x1=[], height=[], brush=(42, 111, 176, 140),
+                                         pen=pg.mkPen("#1f4e79"))
         self.hist.addItem(self.hist_item)
+        self._hist = (np.array([]), np.array([]))
+        self.units: dict[str, str] = {}
         self.scatter_item = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(214, 69, 61, 180),
                                                pen=pg.mkPen("w"))
         self.scatter.addItem(self.scatter_item)
@@ -68,8 +70,11 @@ class BatchPlots(QWidget):
         for box in (self.hist_param, self.x_param, self.y_param):
             box.currentIndexChanged.connect(self.redraw)
 
-    def set_rows(self, rows) -> None:
-        """The finished cells' summary rows (dicts with ``param:NAME`` entries)."""
+    def set_rows(self, rows, units: dict[str, str] | None = None) -> None:
+        """The finished cells' summary rows (dicts with ``param:NAME`` entries); ``units``:
+        {parameter: unit} for the axis labels."""
+        if units is not None:
+            self.units = dict(units)
         self.rows = [r for r in rows if r.get("status") in ("done", "skipped") or
                      any(k.startswith(PARAM) for k in r)]
         names = parameter_names(self.rows)
@@ -91,15 +96,19 @@ class BatchPlots(QWidget):
         x = column(self.rows, h) if h else np.array([])
         x = x[np.isfinite(x)]
         if x.size:
-            bins = max(1, min(20, int(math.ceil(math.sqrt(x.size)))))
+            bins = max(5, min(20, int(math.ceil(math.sqrt(x.size)))))
             lo, hi = float(x.min()), float(x.max())
             if hi <= lo:
                 lo, hi = lo - 0.5 * max(abs(lo), 1e-9), hi + 0.5 * max(abs(hi), 1e-9)
             counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
-            self.hist_item.setData(edges, counts.astype(float))
+            gap = 0.04 * (edges[1] - edges[0])
+            self.hist_item.setOpts(x0=edges[:-1] + gap, x1=edges[1:] - gap,
+                                   height=counts.astype(float))
+            self._hist = (edges, counts.astype(float))
         else:
-            self.hist_item.setData([], [])
-        self.hist.setLabel("bottom", h)
+            self.hist_item.setOpts(x0=[], x1=[], height=[])
+            self._hist = (np.array([]), np.array([]))
+        self.hist.setLabel("bottom", self._label(h))
         xn, yn = self.x_param.currentText(), self.y_param.currentText()
         if xn and yn:
             a, b = column(self.rows, xn), column(self.rows, yn)
@@ -108,13 +117,17 @@ class BatchPlots(QWidget):
                                       data=[r.get("cell") for r, k in zip(self.rows, ok) if k])
         else:
             self.scatter_item.setData([], [])
-        self.scatter.setLabel("bottom", xn)
-        self.scatter.setLabel("left", yn)
+        self.scatter.setLabel("bottom", self._label(xn))
+        self.scatter.setLabel("left", self._label(yn))
+
+    def _label(self, name: str) -> str:
+        unit = self.units.get(name, "")
+        return f"{name} ({unit})" if unit else name
 
     # ---- what is shown (tests) ------------------------------------------------------------------
     def histogram_data(self) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self.hist_item.getData()
-        return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
+        """(bin edges, counts) of the histogram shown."""
+        return self._hist
 
     def scatter_data(self) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.scatter_item.getData()
