@@ -90,6 +90,23 @@ class IgnoresCancel:
 
 
 @dataclass
+class SlowToStop:
+    """Polls cancel, then needs ``stop_seconds`` to stop (a training's last batch and figure);
+    declares a ``cancel_grace`` long enough for that."""
+
+    stop_seconds: float = 3.0
+    cancel_grace: float = 10.0
+    name: str = "slow-to-stop"
+
+    def run(self, report, is_cancelled):
+        report(Event(job=self.name, message="running"))
+        while not is_cancelled():
+            time.sleep(0.02)
+        time.sleep(self.stop_seconds)
+        return CancelledDict(cancelled=True, kept="best weights")
+
+
+@dataclass
 class Exits:
     """Kills its own process, as a crash in native code would."""
 

@@ -123,6 +123,17 @@ def test_a_job_that_ignores_cancel_is_killed_and_the_worker_respawns(engine):
     assert again["value"] == "next" and again["pid"] != first
 
 
+def test_a_job_may_declare_a_longer_cancel_grace(engine):
+    handle = engine.submit(J.SlowToStop(stop_seconds=3.0, cancel_grace=10.0))
+    _wait_events(handle, 1)
+    t0 = time.perf_counter()
+    handle.cancel()
+    value = handle.result(timeout=20)
+    assert 2.9 < time.perf_counter() - t0 < 9.0  # past the engine's 2 s, within the job's 10
+    assert handle.state == "cancelled" and not handle.killed
+    assert value["kept"] == "best weights"
+
+
 def test_hard_cancel_kills_at_once(engine):
     handle = engine.submit(J.IgnoresCancel(seconds=60))
     _wait_events(handle, 1)
