@@ -157,14 +157,16 @@ def worker_main(conn, cancel_flag, interval: float, nice: int, warm: tuple[str, 
 
     warmed = [name for name in warm if warm_up(name)]
     later = list(warm_idle)
-    device = ""
+    device, devices = "", None
     with contextlib.suppress(Exception):
         import jax
 
-        device = str(jax.devices()[0])
+        from .devices import device_info
+
+        device, devices = str(jax.devices()[0]), device_info()
     outbox = _Outbox(conn, interval)
     outbox.send(("ready", {"pid": os.getpid(), "seconds": time.perf_counter() - t0,
-                           "modules": warmed, "device": device}))
+                           "modules": warmed, "device": device, "devices": devices}))
     while True:
         try:
             while later and not conn.poll(0):  # nothing to do: import what jobs will need

@@ -1,4 +1,4 @@
-"""What JAX computes on, asked in the worker process.
+"""What JAX computes on, as the worker process reports it when it is ready.
 
 The window must not ask JAX itself: creating a backend in the GUI process would, on a GPU host,
 take the device (and by default most of its memory) away from the worker that runs the jobs.
@@ -29,10 +29,10 @@ def device_info() -> DeviceInfo:
                       kinds=tuple(sorted({getattr(d, "device_kind", d.platform) for d in devices})))
 
 
-class DeviceInfoJob:
-    """A job answering :func:`device_info` from wherever it runs (the worker)."""
-
-    name = "devices"
-
-    def run(self, report=None, is_cancelled=None) -> DeviceInfo:
-        return device_info()
+def engine_devices(engine) -> DeviceInfo | None:
+    """What ``engine`` computes on: a worker-process engine's worker says so when it is ready
+    (None until then); an in-process engine computes here, so this process asks JAX."""
+    info = getattr(engine, "worker_info", None)
+    if info is not None or hasattr(engine, "worker_pid"):
+        return (info or {}).get("devices")
+    return device_info()

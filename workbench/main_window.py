@@ -145,25 +145,27 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.runner.failed.connect(self._on_job_failed)
         self.runner.idle.connect(self._on_runner_idle)
         self.runner.worker_restarted.connect(self.statusBar().showMessage)
-        self._ask_devices()
+        self.device_info = None
+        self._device_timer = QTimer(self, interval=250)
+        self._device_timer.timeout.connect(self._show_devices)
+        self._device_timer.start()
+        self.runner.worker_restarted.connect(lambda _msg: self._device_timer.start())
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
 
     # ---- construction -------------------------------------------------------------------------
-    def _show_devices(self, info) -> None:
+    def _show_devices(self) -> None:
+        """The worker says what JAX runs on when it is ready (the GUI process never starts a
+        JAX backend); asked again after a worker restart."""
+        from core.devices import engine_devices
+
+        info = engine_devices(self.runner.engine)
+        if info is None:
+            return
         self.device_info = info
         self.device_label.setText(info.label())
-
-    def _ask_devices(self) -> None:
-        """The worker says what JAX runs on (the GUI process never starts a JAX backend)."""
-        from core.devices import DeviceInfoJob
-
-        rjob = self.runner.submit(DeviceInfoJob(), queue=True, broadcast=False)
-        if rjob:
-            rjob.finished.connect(self._show_devices)
-            rjob.failed.connect(lambda message, _details: self.device_label.setText(
-                f"JAX: unavailable ({message})"))
+        self._device_timer.stop()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -301,7 +303,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
     def show_about(self) -> None:
         from .dialogs.about import AboutDialog
 
-        info = getattr(self, "device_info", None)
+        info = self.device_info
         AboutDialog(self, info.label().removeprefix("JAX: ") if info else "").open()
 
     def _on_tab(self, index: int) -> None:

@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (w.runner.busy or
                 w.trace.model_curve.getOriginalDataset()[1] is None or
-                getattr(w, "device_info", None) is None):
+                w.device_info is None):
             app.processEvents()
             time.sleep(0.01)
         assert w.trace.model_curve.getOriginalDataset()[1] is not None, "no preview arrived"

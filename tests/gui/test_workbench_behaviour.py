@@ -142,7 +142,7 @@ def test_about_lists_versions_and_the_devices_the_worker_reported(make_workbench
     from workbench.dialogs.about import AboutDialog
 
     window = make_workbench()
-    qtbot.waitUntil(lambda: getattr(window, "device_info", None) is not None, timeout=30000)
+    qtbot.waitUntil(lambda: window.device_info is not None, timeout=30000)
     window.show_about()
     dialog = window.findChild(AboutDialog)
     text = dialog.findChild(QLabel, "aboutText").text()
