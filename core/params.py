@@ -63,6 +63,25 @@ class ParamSpec:
                 f"{where}{self.name} must be >= 0 {self.unit}, got {_show(arr)} ({self.doc})"
             )
 
+    def coerce(self, value, owner: str = "") -> float | int:
+        """``value`` (a number or its text) as this parameter takes it, or
+        :class:`ParameterError` saying why not: not a number, outside its constraint or its range
+        [lower, upper], or a fraction where a count is asked for (never rounded silently)."""
+        where = f"{owner}." if owner else ""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{where}{self.name}: {value!r} is not a number") from None
+        self.check(number, owner)
+        if not self.lower <= number <= self.upper:
+            raise ParameterError(f"{where}{self.name} must lie in [{self.lower:g}, {self.upper:g}]"
+                                 f" {self.unit}, got {number:g}".rstrip())
+        if isinstance(self.default, int) and not isinstance(self.default, bool):
+            if number != int(number):
+                raise ParameterError(f"{where}{self.name} must be a whole number, got {number:g}")
+            return int(number)
+        return number
+
     def to_unconstrained(self, value):
         """Map a value to the optimiser's space (log for log parameters)."""
         return np.log(value) if self.log else value

@@ -44,7 +44,7 @@ class SimulateJob:
             raise ParameterError(f"template {template.name!r} has no parameter(s) "
                                  f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
         check_cancelled(is_cancelled)
-        engine = template.build(seed=int(self.seed), **self.params)
+        engine = template.build(seed=int(self.seed), **template.resolve(self.params))
         check_cancelled(is_cancelled)
         record = template.default_record if self.record_traces is None else self.record_traces
         record = [r for r in record if r < engine.n_neurons] if self.record_traces is None \
@@ -81,7 +81,7 @@ class LiveSimulateJob(SimulateJob):
         if unknown:
             raise ParameterError(f"template {template.name!r} has no parameter(s) "
                                  f"{', '.join(sorted(unknown))}")
-        engine = template.build(seed=int(self.seed), **self.params)
+        engine = template.build(seed=int(self.seed), **template.resolve(self.params))
         record = [r for r in (template.default_record if self.record_traces is None
                               else self.record_traces)]
         if self.record_traces is None:

@@ -239,3 +239,36 @@ def test_cli_simulate_json_and_errors(tmp_path, capsys):
     assert main(["simulate", "--template", "coba", "--set", "tau_m=-1"]) == 2
     assert "tau_m must be > 0" in capsys.readouterr().err
     assert main(["simulate", "--template", "coba", "--set", "bogus=1"]) == 2
+
+
+def test_template_resolve_types_checks_and_refuses_what_it_cannot_take():
+    from core.errors import ParameterError
+    from core.network import get_template
+
+    t = get_template("coba")
+    counts = [p for p in t.params if isinstance(p.default, int) and not isinstance(p.default, bool)]
+    reals = [p for p in t.params if isinstance(p.default, float)]
+    assert counts and reals
+    n, x = counts[0], reals[0]
+    resolved = t.resolve({n.name: f"{n.default}", x.name: str(x.default)})
+    assert resolved == {n.name: n.default, x.name: x.default}
+    assert type(resolved[n.name]) is int and type(resolved[x.name]) is float
+    with pytest.raises(ParameterError, match="whole number"):
+        t.resolve({n.name: n.default + 0.5})  # never truncated to a count silently
+    with pytest.raises(ParameterError, match=r"must lie in"):
+        t.resolve({x.name: x.upper * 2 + 1})
+    with pytest.raises(ParameterError, match="not a number"):
+        t.resolve({x.name: "abc"})
+    with pytest.raises(ParameterError, match="no parameter"):
+        t.resolve({"nope": 1})
+    assert t.resolve(None) == {}
+
+
+def test_a_network_job_refuses_out_of_range_parameters_whoever_builds_it():
+    from core.errors import ParameterError
+    from core.network import SimulateJob, get_template
+
+    spec = next(p for p in get_template("coba").params if p.upper < 1e6)
+    job = SimulateJob("coba", params={spec.name: spec.upper * 10 + 1}, duration_ms=1.0)
+    with pytest.raises(ParameterError, match=spec.name):
+        job.run(lambda e: None, lambda: False)

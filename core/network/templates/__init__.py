@@ -7,8 +7,9 @@ sensible defaults for duration, chunk length and recorded neurons.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ...errors import ParameterError
 from ...params import ParamSpec
@@ -34,6 +35,18 @@ class Template:
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
+
+    def resolve(self, params: Mapping[str, Any] | None = None) -> dict:
+        """The overrides in ``params`` (numbers or text) checked and typed by their ParamSpecs
+        (:meth:`~core.params.ParamSpec.coerce`): what the window and the CLI both pass to
+        ``build``. Unknown names and bad values raise :class:`ParameterError`."""
+        specs = {p.name: p for p in self.params}
+        unknown = sorted(set(params or {}) - set(specs))
+        if unknown:
+            raise ParameterError(f"template {self.name!r} has no parameter(s) "
+                                 f"{', '.join(unknown)}; known: {', '.join(specs)}")
+        return {name: specs[name].coerce(value, owner=self.name)
+                for name, value in (params or {}).items()}
 
 
 TEMPLATES: dict[str, Template] = {}
