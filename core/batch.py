@@ -37,6 +37,7 @@ import io
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -172,6 +173,7 @@ class CellOutcome:
     seconds: float
     compile_seconds: float = 0.0
     compiles: int = 0
+    worker: str = ""  # host:pid of the process that ran it
 
     @property
     def cancelled(self) -> bool:
@@ -211,7 +213,8 @@ class BatchCellJob:
                           report=report, is_cancelled=is_cancelled,
                           uncertainty=self.uncertainty, buckets=self.buckets)
         return CellOutcome(self.cell, tuple(self.files), cf, time.perf_counter() - t0,
-                           counter.seconds, counter.compiles)
+                           counter.seconds, counter.compiles,
+                           f"{socket.gethostname()}:{os.getpid()}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,6 +511,7 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
         row = _row(task.cell.name, model, task.method, task.seed, files, fit=cf.fit,
                    validation=cf.validation, seconds=outcome.seconds,
                    compile_seconds=outcome.compile_seconds, compiles=outcome.compiles)
+        row["worker"] = outcome.worker
         if handle.state == "cancelled" or cf.fit.cancelled:
             row.update(status="cancelled", reason="cancelled (partial fit, not saved)")
             end(task, row, "cancelled")
