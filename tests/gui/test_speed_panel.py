@@ -60,7 +60,8 @@ def test_feedforward_race_plots_live_and_shows_the_speedup(panel, qtbot):
     with qtbot.waitSignal(panel.race_finished, timeout=TIMEOUT) as done:
         assert panel.run("feedforward")
         assert not panel.run_buttons["feedforward"].isEnabled()
-        assert panel.cancel_button.isEnabled()
+        assert panel.cancel_buttons["feedforward"].isEnabled()
+        assert not panel.cancel_buttons["synapse"].isEnabled()
         assert not panel.run("synapse")  # one race at a time
         seen = _watch(panel)
     race, result = done.args
@@ -78,7 +79,8 @@ def test_feedforward_race_plots_live_and_shows_the_speedup(panel, qtbot):
     assert "identical spikes and outputs: yes" in line and "16-16-16-10" in line
     assert "compile" in line
     assert any("compiled" in m for m in messages)
-    assert panel.run_buttons["feedforward"].isEnabled() and not panel.cancel_button.isEnabled()
+    assert panel.run_buttons["feedforward"].isEnabled()
+    assert not any(b.isEnabled() for b in panel.cancel_buttons.values())
     assert panel.results["feedforward"] is result
 
 
@@ -90,6 +92,8 @@ def test_synapse_and_memory_races_draw_their_results(panel, qtbot):
     with qtbot.waitSignal(panel.race_finished, timeout=TIMEOUT) as done:
         assert panel.run("synapse")
     syn = done.args[1]
+    assert panel.tabs.currentIndex() == 1  # running a race shows its page
+    assert panel.ci is panel.plots.views["synapse"].ci  # what File > Export figure exports
     assert isinstance(syn, SynapseRaceResult) and syn.max_abs_err < 1e-4
     heights = panel.plots.bars.opts["height"]
     assert list(heights) == pytest.approx([syn.median_ms("event"), syn.median_ms("dense")])
@@ -123,7 +127,7 @@ def test_cancel_keeps_what_was_measured(panel, qtbot):
         assert panel.run("feedforward")
         qtbot.waitUntil(lambda: panel.plots.n_points("feedforward") >= 3, timeout=TIMEOUT)
         assert "so far" in panel.lines["feedforward"].text()
-        panel.cancel_button.click()
+        panel.cancel_buttons["feedforward"].click()
     result = done.args[1]
     assert result.cancelled
     n = len(result.times_s["layer_first"]) + len(result.times_s["step_first"])

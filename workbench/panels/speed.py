@@ -5,8 +5,9 @@ point as the worker measures.
 
 Every number shown is from the run the user just watched: the plots from its events, the result
 lines from its result (the same measurements); a new run of a race clears that race first.
-Bad sizes are refused with the job's own message. One race runs at a time; Cancel stops it
-between two calls and keeps what was measured.
+Each race has a page (its sizes, Run and Cancel, its plot and result line); running a race shows
+its page. Bad sizes are refused with the job's own message. One race runs at a time; Cancel stops
+it between two calls and keeps what was measured.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
-    QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +44,9 @@ from core.training.speed import (
 from ..plots.speed import LABELS, SpeedPlots
 
 RACES = ("feedforward", "synapse", "memory")
+TITLES = {"feedforward": "Layer-first vs step-first", "synapse": "Synapses: CSR vs dense",
+          "memory": "Memory: BPTT vs online"}
+SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 WHAT_ITEMS = (("training step", "train_step"), ("inference", "inference"))
 
 
@@ -80,7 +84,7 @@ class SpeedPanel(QWidget):
         self._handle = None
         self.results: dict[str, object] = {}
 
-        ff = QGroupBox("Layer-first vs step-first")
+        ff = QGroupBox("Feed-forward network")
         form = QFormLayout(ff)
         self.depth = _spin(1, sp.MAX_DEPTH, 3, "hidden LIF layers")
         self.width = _spin(1, sp.MAX_WIDTH, 256, "neurons per layer (and input channels)")
@@ -94,7 +98,7 @@ class SpeedPanel(QWidget):
         for label, w in (("depth", self.depth), ("width", self.width), ("T (steps)", self.T),
                          ("batch", self.batch), ("what", self.what), ("batches", self.repeats)):
             form.addRow(label, w)
-        syn = QGroupBox("Synapses: event-driven CSR vs dense")
+        syn = QGroupBox("Connectivity y = x @ W")
         form = QFormLayout(syn)
         self.syn_n = _spin(2, sp.MAX_SYN_N, 4000, "neurons (W is n × n)")
         self.syn_p = QLineEdit("0.02", toolTip="connection probability, in (0, 1]")
@@ -103,7 +107,7 @@ class SpeedPanel(QWidget):
         for label, w in (("neurons", self.syn_n), ("p", self.syn_p),
                          ("active fraction", self.syn_active), ("calls", self.syn_repeats)):
             form.addRow(label, w)
-        mem = QGroupBox("Training memory: BPTT vs online")
+        mem = QGroupBox("Evidence network, one training batch")
         form = QFormLayout(mem)
         self.mem_T = QLineEdit("100, 200, 400, 800",
                                toolTip="trial lengths in steps of 1 ms, e.g. 100, 200, 400")
@@ -113,52 +117,50 @@ class SpeedPanel(QWidget):
                          ("neurons", self.mem_neurons)):
             form.addRow(label, w)
         self.groups = {"feedforward": ff, "synapse": syn, "memory": mem}
-        self.run_buttons = {}
-        for race, box in self.groups.items():
-            b = QPushButton("Run race")
-            b.clicked.connect(lambda _=False, r=race: self.run(r))
-            box.layout().addRow(b)
-            self.run_buttons[race] = b
-        self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.status = QLabel("Choose sizes and run a race.", wordWrap=True,
-                             textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setMinimumHeight(48)
-
-        controls = QWidget()
-        col = QVBoxLayout(controls)
-        for box in self.groups.values():
-            col.addWidget(box)
-        col.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(controls)
-        left = QWidget(minimumWidth=250, maximumWidth=330)
-        left_col = QVBoxLayout(left)
-        left_col.setContentsMargins(0, 0, 0, 0)
-        left_col.addWidget(scroll, 1)
-        left_col.addWidget(self.cancel_button)
-        left_col.addWidget(self.status)
-
         self.plots = SpeedPlots(self)
-        self.plots.setMinimumWidth(360)
-        self.ci = self.plots.ci  # File > Export figure exports a tab's ``ci``
-        self.lines = {r: QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag
-                                .TextSelectableByMouse) for r in RACES}
-        right = QWidget()
-        right_col = QVBoxLayout(right)
-        right_col.setContentsMargins(0, 0, 0, 0)
-        right_col.addWidget(self.plots, 1)
-        for race, title in (("feedforward", "Layer-first vs step-first"),
-                            ("synapse", "Synapses"), ("memory", "Memory")):
-            self.lines[race].setText(f"<b>{title}:</b> not run yet.")
+        self.run_buttons: dict[str, QPushButton] = {}
+        self.cancel_buttons: dict[str, QPushButton] = {}
+        self.lines: dict[str, QLabel] = {}
+        self.tabs = QTabWidget()  # one page per race: its form, buttons, plot and result line
+        for race, box in self.groups.items():
+            run = QPushButton("Run race")
+            run.clicked.connect(lambda _=False, r=race: self.run(r))
+            cancel = QPushButton("Cancel", enabled=False)
+            cancel.clicked.connect(self.cancel)
+            self.run_buttons[race], self.cancel_buttons[race] = run, cancel
+            buttons = QHBoxLayout()
+            buttons.addWidget(run)
+            buttons.addWidget(cancel)
+            left = QWidget(minimumWidth=220, maximumWidth=300)
+            col = QVBoxLayout(left)
+            col.setContentsMargins(0, 0, 0, 0)
+            col.addWidget(box)
+            col.addLayout(buttons)
+            col.addStretch(1)
+            self.lines[race] = QLabel(f"<b>{TITLES[race]}:</b> not run yet.", wordWrap=True,
+                                      textInteractionFlags=SELECTABLE)
+            view = self.plots.views[race]
+            view.setMinimumSize(280, 200)
+            right = QWidget()
+            right_col = QVBoxLayout(right)
+            right_col.setContentsMargins(0, 0, 0, 0)
+            right_col.addWidget(view, 1)
             right_col.addWidget(self.lines[race])
-        splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        QVBoxLayout(self).addWidget(splitter)
+            page = QWidget()
+            row = QHBoxLayout(page)
+            row.addWidget(left)
+            row.addWidget(right, 1)
+            self.tabs.addTab(page, TITLES[race])
+        self.status = QLabel("Choose sizes and run a race.", wordWrap=True,
+                             textInteractionFlags=SELECTABLE)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.status)
+
+    @property
+    def ci(self):
+        """The shown race's plot (File > Export figure exports a tab's ``ci``)."""
+        return self.plots.views[RACES[self.tabs.currentIndex()]].ci
 
     # ---- the forms -----------------------------------------------------------------------------
     def make_job(self, race: str):
@@ -210,8 +212,9 @@ class SpeedPanel(QWidget):
         handle.cancelled.connect(self._on_done)
         handle.failed.connect(self._on_failed)
         self._handle, self.race = handle, race
+        self.tabs.setCurrentIndex(RACES.index(race))
         self._set_running(True)
-        self.lines[race].setText(f"<b>{self.groups[race].title()}:</b> running…")
+        self.lines[race].setText(f"<b>{TITLES[race]}:</b> running…")
         busy = self.runner.current is not handle
         self._say("waiting for the running job to end…" if busy else "starting…")
         return True
@@ -222,9 +225,10 @@ class SpeedPanel(QWidget):
             self._say("cancelling… (stops after the current call)")
 
     def _set_running(self, running: bool) -> None:
-        for b in self.run_buttons.values():
-            b.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
+        (self.plots.start_live if running else self.plots.stop_live)()
+        for race in RACES:
+            self.run_buttons[race].setEnabled(not running)
+            self.cancel_buttons[race].setEnabled(running and race == self.race)
 
     def _on_event(self, event) -> None:
         if not isinstance(event, SpeedSample) or event.race != self.race:
@@ -249,7 +253,7 @@ class SpeedPanel(QWidget):
                 parts.append(f"{LABELS[s]} {_ms(statistics.median(y for _, y in pts))} "
                              f"({len(pts)})")
         what = "latest" if race == "memory" else "median"
-        return f"<b>{self.groups[race].title()}</b>, so far: {what} " + ", ".join(parts)
+        return f"<b>{TITLES[race]}</b>, so far: {what} " + ", ".join(parts)
 
     def _on_done(self, result) -> None:
         race = self.race
@@ -258,15 +262,14 @@ class SpeedPanel(QWidget):
         self._handle, self.race = None, None
         self._set_running(False)
         if result is None:
-            self.lines[race].setText(f"<b>{self.groups[race].title()}:</b> cancelled before "
+            self.lines[race].setText(f"<b>{TITLES[race]}:</b> cancelled before "
                                      f"anything was measured.")
             self._say("cancelled")
             return
         self.results[race] = result
-        self.plots.redraw()
         self.lines[race].setText(result_line(result))
         state = "cancelled; what was measured is kept" if result.cancelled else "done"
-        self._say(f"{self.groups[race].title()}: {state}")
+        self._say(f"{TITLES[race]}: {state}")
         self.race_finished.emit(race, result)
 
     def _on_failed(self, message: str, _details: str) -> None:
@@ -275,7 +278,7 @@ class SpeedPanel(QWidget):
             return
         self._handle, self.race = None, None
         self._set_running(False)
-        self.lines[race].setText(f"<b>{self.groups[race].title()}:</b> failed: {message}")
+        self.lines[race].setText(f"<b>{TITLES[race]}:</b> failed: {message}")
         self._say(f"failed: {message}")
 
 

@@ -1,16 +1,16 @@
-"""The Speed panel's three live plots: time per batch of layer-first and step-first, the
-event-driven CSR vs dense synapse race (median bars with every call as a dot), and BPTT vs online
-memory against trial length.
+"""The Speed panel's three live plots, one view per race: time per batch of layer-first and
+step-first, the event-driven CSR vs dense synapse race (median bars with every call as a dot),
+and BPTT vs online memory against trial length.
 
-Events only store points (:meth:`SpeedPlots.add`); a timer redraws what changed at most 10 times
-a second with ``setData`` (see plots/convergence.py for why not faster). Items are made once.
+Events only store points (:meth:`SpeedPlots.add`); while a race runs a timer redraws what changed
+at most 10 times a second with ``setData`` (see plots/convergence.py for why not faster). Items are made once.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QObject, QTimer
 
 from core.training.speed import SpeedSample
 
@@ -51,24 +51,27 @@ def _names(race: str) -> str:
     return f"{a} vs {b}"
 
 
-class SpeedPlots(pg.GraphicsLayoutWidget):
-    """``race`` plots keyed "feedforward", "synapse", "memory"; ``points[(race, series)]`` holds
-    the ``(x, y)`` drawn: (batch number, ms), (call number, ms), (T, peak MiB)."""
+class SpeedPlots(QObject):
+    """One plot view per race (``views[race]``, a GraphicsLayoutWidget for the panel to place;
+    ``race[race]`` its PlotItem), keyed "feedforward", "synapse", "memory";
+    ``points[(race, series)]`` holds the ``(x, y)`` drawn: (batch number, ms), (call number,
+    ms), (T, peak MiB)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setBackground("w")
-        self.race = {"feedforward": self.addPlot(row=0, col=0, colspan=2,
-                                                 axisItems={"bottom": IntAxis("bottom")}),
-                     "synapse": self.addPlot(row=1, col=0),
-                     "memory": self.addPlot(row=1, col=1)}
+        self.views: dict[str, pg.GraphicsLayoutWidget] = {}
+        self.race: dict[str, pg.PlotItem] = {}
+        for race in SERIES:
+            view = pg.GraphicsLayoutWidget()
+            view.setBackground("w")
+            axes = {"bottom": IntAxis("bottom")} if race == "feedforward" else {}
+            self.views[race], self.race[race] = view, view.addPlot(axisItems=axes)
         # the legends are the titles' coloured names: a legend box over the curves hid them
-        _style(self.race["feedforward"], "Time per batch: " + _names("feedforward"),
-               "batch", "ms per batch")
-        _style(self.race["synapse"], "Synapses y = x @ W: median, and every call", "",
+        # (short titles: the page's tab names the race)
+        _style(self.race["feedforward"], _names("feedforward"), "batch", "ms per batch")
+        _style(self.race["synapse"], "y = x @ W: median (bar), every call (dot)", "",
                "ms per call")
-        _style(self.race["memory"], "Training memory: " + _names("memory"), "T (steps)",
-               "peak MiB per batch")
+        _style(self.race["memory"], _names("memory"), "T (steps)", "peak MiB per batch")
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.medians: dict[str, pg.InfiniteLine] = {}
         for race in ("feedforward", "memory"):
@@ -99,9 +102,15 @@ class SpeedPlots(pg.GraphicsLayoutWidget):
         self._dirty: set[str] = set()
         self._dirty.update(SERIES)  # empty plots start at zero too
         self.redraw()
-        self.timer = QTimer(self, interval=REDRAW_MS)
+        self.timer = QTimer(self, interval=REDRAW_MS)  # runs only while a race does
         self.timer.timeout.connect(self.redraw)
+
+    def start_live(self) -> None:
         self.timer.start()
+
+    def stop_live(self) -> None:
+        self.timer.stop()
+        self.redraw()
 
     # ---- data ----------------------------------------------------------------------------------
     def clear_race(self, race: str) -> None:
