@@ -468,6 +468,7 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
             and run_nonfinite == 0):
         evaluate(done)
     best_acc, best_params, best_batch = best
+    trained_s = time.perf_counter() - t_start  # a resumed run's clock goes on from here
     baseline = float("nan")
     if cfg.baseline_trials and not cancelled:
         report(EvidenceTrainProgress(job=job_name, done=done, total=total,
@@ -486,7 +487,7 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
                        history={k: list(v) for k, v in history.items()},
                        evals={k: list(v) for k, v in evals.items()},
                        best_accuracy=float(best_acc), best_params=best_np,
-                       best_batch=int(best_batch), batches_done=done, elapsed_s=elapsed,
+                       best_batch=int(best_batch), batches_done=done, elapsed_s=trained_s,
                        compile_s=compile_s, notes=list(notes))
     result = EvidenceTrainResult(
         config=cfg.to_dict(), params=best_np, params_init=init_np, params_last=last_np,

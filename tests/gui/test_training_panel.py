@@ -73,14 +73,17 @@ def test_trains_shows_saves_and_reopens(qtbot, panel, tmp_path, runner):
     assert panel.start()
     assert not panel.start_button.isEnabled() and panel.pause_button.isEnabled()
     assert not panel.form.fields["batches"].isEnabled()
+    live = []  # what the live line said after each event (connected after the panel's slot)
+    panel._handle.progress.connect(lambda _e: live.append(panel.live.text()))
     with qtbot.waitSignal(panel.result_changed, timeout=TIMEOUT) as done:
         pass
     result = done.args[0]
     assert isinstance(result, EvidenceTrainResult) and not result.cancelled
     assert result.batches_done == 3 and panel.session.training is result
     assert started == [True, False] and panel.state == "idle"
-    assert "batch 3/3" in panel.live.text() and "MB" in panel.live.text()
-    assert "s/batch" in panel.live.text()
+    last = [t for t in live if "batch 3/3" in t][-1]
+    assert "s/batch" in last and "MB in use" in last and "held-out" in last
+    assert panel.live.text().startswith("Done: 3 batches")
     assert "3 batches" in panel.summary.text() and "held-out" in panel.summary.text()
     _assert_shows(panel, result)
 

@@ -194,9 +194,11 @@ class TrainingPanel(QWidget):
             self._set_state("stopping")
             self._say("stopping after the current batch (the best weights are kept)…")
         elif self.state == "paused":
-            self._paused = None
+            result, self._paused = self._paused, None
             self._set_state("idle")
-            self.summary.setText(self.summary.text().replace(" (paused)", ""))
+            if result is not None:
+                self.summary.setText(summary_text(result))
+            self.live.setText("Stopped: the best weights are kept")
             self._say("stopped; the best weights are kept")
 
     def _set_state(self, state: str) -> None:
@@ -243,6 +245,7 @@ class TrainingPanel(QWidget):
         self._paused = None
         self._set_state("idle")
         self._adopt(result)
+        self.live.setText(f"Done: {result.batches_done} batches in {result.elapsed_s:.1f} s")
         self._say(f"done: held-out accuracy {100 * result.heldout_accuracy:.1f} %")
 
     def _on_cancelled(self, partial) -> None:
@@ -257,7 +260,9 @@ class TrainingPanel(QWidget):
         if pausing and partial.state is not None:
             self._paused = partial
             self._set_state("paused")
-            self.summary.setText(self.summary.text() + " (paused)")
+            self.summary.setText(summary_text(partial, paused=True))
+            self.live.setText(f"Paused at batch {partial.batches_done}: Resume continues from "
+                              f"here, Stop ends with the best weights")
             self._say(f"paused at batch {partial.batches_done}")
         else:
             self._paused = None
@@ -333,9 +338,9 @@ def _trial_text(d: dict, which: str) -> str:
     return text
 
 
-def summary_text(r: EvidenceTrainResult) -> str:
+def summary_text(r: EvidenceTrainResult, paused: bool = False) -> str:
     s = r.summary()
-    state = " (stopped)" if r.cancelled else ""
+    state = " (paused)" if paused else " (stopped)" if r.cancelled else ""
     base = r.reservoir_accuracy
     base_text = f"; readout-only baseline {100 * base:.1f} %" if base == base else ""
     spb = s["seconds_per_batch"]
