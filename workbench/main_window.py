@@ -86,6 +86,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
 
         self.network_panel = NetworkPanel(self)
         self.tabs.addTab(self.network_panel, "Network")
+        self._add_scale_tabs()
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
         self.recording_panel = RecordingPanel(self)
@@ -155,6 +156,27 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.autosave_timer.start()
 
     # ---- construction -------------------------------------------------------------------------
+    def _add_scale_tabs(self) -> None:
+        """Training (the evidence task), Batch (many cells) and Speed (live measurements)."""
+        from .panels.batch import BatchPanel
+        from .panels.speed import SpeedPanel
+        from .panels.training import TrainingPanel
+
+        self.training_panel = TrainingPanel(self.runner, self.session, self)
+        self.batch_panel = BatchPanel(self.runner, self.settings, self)
+        self.speed_panel = SpeedPanel(self.runner, self)
+        self.tabs.addTab(self.training_panel, "Training")
+        self.tabs.addTab(self.batch_panel, "Batch")
+        self.tabs.addTab(self.speed_panel, "Speed")
+        for panel in (self.training_panel, self.speed_panel):
+            panel.message.connect(self.statusBar().showMessage)
+        self.batch_panel.open_cell_requested.connect(self._open_batch_cell)
+
+    def _open_batch_cell(self, paths: list) -> None:
+        """A finished cell of a batch, opened in the single-neuron view."""
+        if self.cell.open_cell(paths) if len(paths) > 1 else self.open_recording(paths[0]):
+            self.tabs.setCurrentIndex(0)
+
     def _show_devices(self) -> None:
         """The worker says what JAX runs on when it is ready (the GUI process never starts a
         JAX backend); asked again after a worker restart."""
@@ -307,8 +329,10 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         AboutDialog(self, info.label().removeprefix("JAX: ") if info else "").open()
 
     def _on_tab(self, index: int) -> None:
-        if self.tabs.widget(index) is getattr(self, "network_panel", None):
-            self._hidden_for_network = [d for d in self._neuron_docks if d.isVisible()]
+        """The single-neuron docks make way for the other tabs (network, training, ...)."""
+        if self.tabs.widget(index) is not self.trace:
+            if not self._hidden_for_network:
+                self._hidden_for_network = [d for d in self._neuron_docks if d.isVisible()]
             for dock in self._hidden_for_network:
                 dock.hide()
         else:

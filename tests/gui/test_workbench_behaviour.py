@@ -163,3 +163,30 @@ def test_network_tab_hides_the_single_neuron_docks_and_restores_them(make_workbe
     assert not any(d.isVisible() for d in docks)
     window.tabs.setCurrentIndex(0)
     assert all(d.isVisible() for d in docks)
+
+
+def test_every_other_tab_hides_the_single_neuron_docks_and_going_back_restores_them(
+        make_workbench, qtbot):
+    window = make_workbench()
+    window.show()
+    labels = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert labels == ["Single neuron", "Network", "Training", "Batch", "Speed"]
+    docks = [d for d in window.findChildren(QDockWidget) if d.isVisible()]
+    for panel in (window.training_panel, window.batch_panel, window.speed_panel,
+                  window.network_panel):  # tab to tab, never back in between
+        window.tabs.setCurrentWidget(panel)
+        assert not any(d.isVisible() for d in docks)
+    window.tabs.setCurrentIndex(0)
+    assert all(d.isVisible() for d in docks)
+
+
+def test_a_batch_cell_opens_in_the_single_neuron_view(make_workbench, qtbot):
+    from workbench.resources import example_recording_path
+
+    window = make_workbench()
+    window.tabs.setCurrentWidget(window.batch_panel)
+    window.batch_panel.open_cell_requested.emit([str(example_recording_path())])
+    assert window.tabs.currentIndex() == 0
+    assert window.session.recording is not None
+    assert window.session.recording_path == str(example_recording_path())
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=120000)
