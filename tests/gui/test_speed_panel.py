@@ -1,7 +1,7 @@
 """The Speed panel through the real JobRunner and worker process, at tiny sizes: the plots get
 their points while the race runs and draw exactly what was measured, the result lines come from
 the race's result (speed-up, identical outputs), cancel keeps what was measured, bad sizes are
-refused with a message."""
+refused with a message, a race that fails in the worker leaves the panel usable."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from core.training.speed import (
     FeedForwardRaceResult,
     MemoryRaceResult,
     SpeedSample,
+    SynapseRaceJob,
     SynapseRaceResult,
 )
 from tests.leaks import Snapshot, assert_no_leaks
@@ -162,3 +163,18 @@ def test_bad_input_gives_a_message(panel, setup, race, needle):
     assert "not run" in panel.status.text()
     assert not panel.runner.busy and not panel.running
     assert panel.run_buttons[race].isEnabled()
+
+
+def test_a_race_that_fails_in_the_worker_leaves_the_panel_usable(panel, qtbot, monkeypatch):
+    def broken(race):
+        job = SynapseRaceJob(n=50, repeats=1)
+        job.p = 2.0  # past the form's checks: CSR.random refuses it in the worker
+        return job
+
+    monkeypatch.setattr(panel, "make_job", broken)
+    assert panel.run("synapse")
+    qtbot.waitUntil(lambda: not panel.running, timeout=TIMEOUT)
+    assert "failed" in panel.lines["synapse"].text() and "p must lie in" in panel.status.text()
+    assert all(b.isEnabled() for b in panel.run_buttons.values())
+    assert not any(b.isEnabled() for b in panel.cancel_buttons.values())
+    assert "synapse" not in panel.results
