@@ -13,6 +13,7 @@ it between two calls and keeps what was measured.
 from __future__ import annotations
 
 import math
+import statistics
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -243,8 +244,6 @@ class SpeedPanel(QWidget):
 
     def _live_line(self, race: str) -> str:
         """Medians of what has been measured so far (the points on the plot)."""
-        import statistics
-
         parts = []
         for (r, s), pts in self.plots.points.items():
             if r == race and pts and race == "memory":
