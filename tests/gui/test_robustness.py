@@ -47,7 +47,7 @@ def test_a_large_file_is_read_in_the_worker_and_a_bad_one_keeps_what_was_open(
         make_workbench, qtbot, tmp_path, monkeypatch):
     import numpy as np
 
-    import workbench.main_window as mw
+    import workbench.window_open as mw
 
     window = make_workbench()
     assert window.open_recording(example_recording_path())  # small: read at once
@@ -79,7 +79,7 @@ def test_a_large_text_file_without_time_unit_asks_for_it_then_opens(make_workben
     import numpy as np
     from PyQt6.QtWidgets import QInputDialog
 
-    import workbench.main_window as mw
+    import workbench.window_open as mw
 
     t = np.arange(2000) * 0.1
     path = tmp_path / "cell.csv"
