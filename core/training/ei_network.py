@@ -117,15 +117,20 @@ class NeuronParams:
         file, or the one at ``group``. A fit of another model is refused."""
         from ..fitting.results import load_fit
 
-        fit = load_fit(str(path), group)
+        return cls.from_fit_result(load_fit(str(path), group), str(path))
+
+    @classmethod
+    def from_fit_result(cls, fit, source: str) -> NeuronParams:
+        """The parameters of a GIF :class:`~core.fitting.results.FitResult` (``source`` names
+        where it came from: a file, the session's fit); a fit of another model is refused."""
         if fit.model != "gif":
-            raise ParameterError(f"{path}: holds a fit of the {fit.model!r} model; the E/I "
+            raise ParameterError(f"{source}: holds a fit of the {fit.model!r} model; the E/I "
                                  f"network's neurons need a GIF fit (brainfit fit --model gif)")
         p = fit.params
         missing = [k for k in GIF_FIELDS if k not in p]
         if missing:
-            raise ParameterError(f"{path}: the GIF fit lacks parameter(s) {', '.join(missing)}")
-        return cls(**{k: float(p[k]) for k in GIF_FIELDS}, source=str(path))
+            raise ParameterError(f"{source}: the GIF fit lacks parameter(s) {', '.join(missing)}")
+        return cls(**{k: float(p[k]) for k in GIF_FIELDS}, source=str(source))
 
 
 @dataclass(frozen=True)

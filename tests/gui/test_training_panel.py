@@ -178,3 +178,32 @@ def test_bad_settings_are_refused_with_a_message(qtbot, panel, runner, name, tex
     assert not runner.busy and panel.state == "idle"
     if name in ("n_cues", "delay_ms"):
         assert "?" in panel.form.t_label.text()
+
+
+def test_a_gif_fitted_in_the_session_parameterises_the_network(qtbot, panel):
+    from core.fitting.results import FitResult
+    from core.models import MODELS
+    from core.training.ei_network import NeuronParams
+
+    def fit(model, **params):
+        base = {p.name: p.default for p in MODELS[model].PARAMS}
+        return FitResult(method="lbfgsb", seed=0, model=model, free=list(params),
+                         params={**base, **params}, fitted=dict(params), loss=0.5,
+                         objective=0.5, gamma=0.8, gamma_loss=0.2, n_model_spikes=10,
+                         n_data_spikes=10, evaluations=50, iterations=10, seconds=1.0,
+                         compile_seconds=1.0, start_loss=2.0)
+
+    assert panel.form.neuron_model.count() == 1  # the default GIF only
+    gif = fit("gif", tau_V=12.0, A2=-0.08)
+    panel.session.add_result(fit("lif"))
+    panel.session.add_result(gif)  # the panel follows the session
+    assert panel.form.neuron_model.count() == 2  # the LIF fit is not offered
+    panel.form.neuron_model.setCurrentIndex(1)
+    cfg = panel.form.read_config()
+    nrn = cfg.network.neurons
+    assert nrn == NeuronParams.from_fit_result(gif, nrn.source)
+    assert nrn.tau_V == 12.0 and nrn.A2 == -0.08 and "session fit 2" in nrn.source
+    panel.form.neuron_model.setCurrentIndex(0)
+    assert panel.form.read_config().network.neurons == NeuronParams()
+    panel.form.show_config(cfg)  # a result trained with the fitted cell shows it
+    assert panel.form.neuron_model.currentData() == nrn

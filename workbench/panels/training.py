@@ -125,7 +125,15 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.show_trial_button.clicked.connect(self.show_trial)
         self._set_state("idle")
+        session.subscribe(self._on_session)
         self.refresh()
+
+    def _on_session(self, what: str) -> None:
+        if what in ("results", "model"):
+            try:
+                self.form.set_fits(self.session.results)
+            except RuntimeError:  # the panel's widgets are gone (its window closed)
+                pass
 
     # ---- running ------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -294,6 +302,7 @@ class TrainingPanel(QWidget):
         """Show the session's training (after a project was opened)."""
         result = getattr(self.session, "training", None)
         self._paused = None
+        self.form.set_fits(self.session.results)
         if isinstance(result, EvidenceTrainResult):
             self.form.show_config(result.train_config)
             self.show_result(result)

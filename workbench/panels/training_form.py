@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
 
 from core.errors import ParameterError
 from core.tasks.evidence_accumulation import EvidenceTask
+from core.training.ei_network import NeuronParams
 from core.training.evidence import make_config
 
 BAD = "QLineEdit { background: #fde2e0; }"
@@ -73,6 +74,10 @@ class TrainingForm(QGroupBox):
                                 "ES-D-RTRL eligibility-trace rule (memory O(neurons))")
         self.method.addItems(["bptt", "online"])
         self.t_label = QLabel(toolTip="steps per trial (dt = 1 ms)")
+        self.neuron_model = QComboBox(toolTip="the GIF every network neuron is: the seed "
+                                      "network's, or one fitted to a cell in this session "
+                                      "(the multi-scale link)")
+        self.set_fits([])
         for name, (label, default, *_rest) in FIELDS.items():
             edit = QLineEdit(f"{default:g}", maximumWidth=110, toolTip=_tip(name))
             edit.textChanged.connect(lambda _t, n=name: self._mark(n))
@@ -81,6 +86,7 @@ class TrainingForm(QGroupBox):
             if name == "delay_ms":
                 form.addRow("trial length", self.t_label)
             if name == "neurons":
+                form.addRow("neuron model", self.neuron_model)
                 form.addRow("method", self.method)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, toolTip="seed of the weights and "
                              "the training trials")
@@ -91,6 +97,33 @@ class TrainingForm(QGroupBox):
         self.fields["n_cues"].textChanged.connect(self._show_T)
         self.fields["delay_ms"].textChanged.connect(self._show_T)
         self._show_T()
+
+    def set_fits(self, fits, keep: NeuronParams | None = None) -> None:
+        """Offer the GIF fits of the session (``session.results``) as the neuron model, and
+        ``keep`` (a result's neurons) when given; the current choice stays when still there."""
+        current = self.neuron_model.currentData()
+        self._fits = list(fits)
+        self.neuron_model.clear()
+        self.neuron_model.addItem("default GIF (seed network)", None)
+        for k, fit in enumerate(fits):
+            if getattr(fit, "model", "") != "gif":
+                continue
+            try:
+                nrn = NeuronParams.from_fit_result(fit, f"session fit {k + 1} ({fit.method})")
+            except ParameterError:
+                continue  # a GIF fit the network cannot take (V_th below V_rest, ...)
+            self.neuron_model.addItem(f"fitted GIF {k + 1} ({fit.method}, loss {fit.loss:.3g})",
+                                      nrn)
+        for nrn in (keep, current):
+            if nrn is not None and nrn.source != "default":
+                found = [i for i in range(self.neuron_model.count())
+                         if self.neuron_model.itemData(i) == nrn]
+                index = found[0] if found else -1
+                if index < 0:
+                    self.neuron_model.addItem(nrn.source, nrn)
+                    index = self.neuron_model.count() - 1
+                self.neuron_model.setCurrentIndex(index)
+                break
 
     def set_field(self, name: str, value) -> None:
         self.fields[name].setText(str(value))
@@ -118,8 +151,9 @@ class TrainingForm(QGroupBox):
         """The training config of the form; ParameterError naming the first bad field."""
         v = {name: parse_field(name, edit.text()) for name, edit in self.fields.items()}
         n_exc, n_inh = split_neurons(v["neurons"])
+        neurons = self.neuron_model.currentData() or "default"
         return make_config(
-            self.method.currentText(), batches=v["batches"], batch_size=v["batch_size"],
+            self.method.currentText(), neurons, batches=v["batches"], batch_size=v["batch_size"],
             learning_rate=v["learning_rate"], seed=self.seed.value(), n_heldout=v["n_heldout"],
             eval_every=v["eval_every"], baseline_trials=1024 if self.baseline.isChecked() else 0,
             network=dict(n_exc=n_exc, n_inh=n_inh),
@@ -136,7 +170,13 @@ class TrainingForm(QGroupBox):
         self.method.setCurrentText(cfg.method)
         self.seed.setValue(int(cfg.seed))
         self.baseline.setChecked(bool(cfg.baseline_trials))
+        nrn = net.neurons
+        if nrn.source == "default" and nrn == NeuronParams():
+            self.neuron_model.setCurrentIndex(0)
+        else:
+            self.set_fits(self._fits, keep=nrn)
 
     def set_editable(self, editable: bool) -> None:
-        for w in list(self.fields.values()) + [self.method, self.seed, self.baseline]:
+        for w in list(self.fields.values()) + [self.method, self.seed, self.baseline,
+                                               self.neuron_model]:
             w.setEnabled(editable)
