@@ -258,8 +258,17 @@ class TrainingPanel(QWidget):
 
     def _on_cancelled(self, partial) -> None:
         pausing = self.state == "pausing"
-        if not isinstance(partial, EvidenceTrainResult):
-            self._paused = None
+        if not isinstance(partial, EvidenceTrainResult):  # cancelled before it started
+            if self._paused is not None and pausing:  # a resume that never ran: still paused
+                self._set_state("paused")
+                self.live.setText(f"Paused at batch {self._paused.batches_done}")
+                return
+            if self._paused is not None:  # stopped: the paused result is the final one
+                self._paused = None
+                self._set_state("idle")
+                self.live.setText("Stopped: the best weights are kept")
+                self._say("stopped; the best weights are kept")
+                return
             self._set_state("idle")
             self.summary.setText("Stopped before the first batch; nothing kept.")
             self._say("stopped")
