@@ -344,6 +344,8 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         if not self.runner.shutdown(5000):
             self.statusBar().showMessage("a job did not stop; its worker is killed on exit")
         self.autosave_timer.stop()
+        if not self.wait_for_autosave(30.0):
+            self.statusBar().showMessage("the autosave write did not finish")
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/geometry", self.saveGeometry())
         if self.autosave_path.exists():  # a clean close: nothing to recover next time

@@ -68,6 +68,14 @@ class Session:
     _listeners: list[Callable[[str], None]] = field(default_factory=list, repr=False)
 
     # ---- observation --------------------------------------------------------------------------
+    def snapshot(self) -> Session:
+        """A copy to write while the user goes on (autosave on a thread): its own containers,
+        no listeners; the recording and results are shared (they are replaced, never edited)."""
+        return dataclasses.replace(
+            self, parameters={k: dataclasses.replace(v) for k, v in self.parameters.items()},
+            fit=dataclasses.replace(self.fit), results=list(self.results),
+            parameter_sources=dict(self.parameter_sources), _listeners=[])
+
     def subscribe(self, callback: Callable[[str], None]) -> None:
         self._listeners.append(callback)
 

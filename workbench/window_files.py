@@ -3,8 +3,10 @@ validation of a fit on another recording. A mixin of :class:`~.main_window.MainW
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtWidgets import QFileDialog
 
 from core.errors import BrainfitError
@@ -18,6 +20,12 @@ from .session import Session
 PROJECT_FILTER = "Brainfit projects (*.bfproj.h5 *.h5);;All files (*)"
 FILE_FILTER = ("Recordings (*.abf *.nwb *.h5 *.hdf5 *.csv *.tsv *.txt *.asc *.dat *.ibw);;"
                "All files (*)")
+
+
+class _AutosaveReport(QObject):
+    """Carries an autosave failure from the writing thread to the GUI thread (queued signal)."""
+
+    failed = pyqtSignal(str)
 
 
 def _render_svg(widget, path: str) -> None:
@@ -104,14 +112,39 @@ class ProjectFilesMixin:
         self.statusBar().showMessage(f"saved {path}")
         return True
 
-    def autosave(self) -> None:
-        if not self.session.dirty:
-            return
-        try:
-            self.autosave_path.parent.mkdir(parents=True, exist_ok=True)
-            save_project(self.session, self.autosave_path)
-        except (OSError, BrainfitError) as exc:
-            self.statusBar().showMessage(f"autosave failed: {exc}")
+    def autosave(self) -> threading.Thread | None:
+        """Write a snapshot of the session to the autosave file on a thread (h5py's compressed
+        writes let the GUI thread run meanwhile); at most one write at a time. Returns the
+        writing thread (None when nothing needed writing)."""
+        if not self.session.dirty or self.autosave_running():
+            return None
+        snapshot, path = self.session.snapshot(), self.autosave_path
+        report = _AutosaveReport(self)
+        report.failed.connect(lambda message: self.statusBar().showMessage(
+            f"autosave failed: {message}"))
+
+        def write() -> None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_project(snapshot, path)
+            except (OSError, BrainfitError) as exc:
+                report.failed.emit(str(exc))
+
+        self._autosave_thread = threading.Thread(target=write, name="brainfit-autosave",
+                                                 daemon=True)
+        self._autosave_thread.start()
+        return self._autosave_thread
+
+    def autosave_running(self) -> bool:
+        thread = getattr(self, "_autosave_thread", None)
+        return thread is not None and thread.is_alive()
+
+    def wait_for_autosave(self, timeout_s: float = 30.0) -> bool:
+        """Join the autosave thread (closing, tests); True when no write is left running."""
+        thread = getattr(self, "_autosave_thread", None)
+        if thread is not None:
+            thread.join(timeout_s)
+        return not self.autosave_running()
 
     # ---- export -------------------------------------------------------------------------------
     def export_figure(self, path: str | None = None) -> bool:

@@ -49,7 +49,7 @@ def test_recovery_after_a_crash_restores_the_autosaved_session(make_workbench, q
     autosave = tmp_path / "autosave.bfproj.h5"
     crashed = _with_example(make_workbench, qtbot, autosave_path=autosave)
     crashed.session.set_parameter("tau_V", value=33.0)
-    crashed.autosave()
+    assert crashed.autosave() is not None and crashed.wait_for_autosave()
     assert autosave.exists()
     crashed.runner.shutdown()  # the process "dies": no clean close, the autosave stays
 
@@ -72,6 +72,7 @@ def test_close_with_unsaved_changes_asks_and_cancel_keeps_the_window(make_workbe
     window = _with_example(make_workbench, qtbot, autosave_path=autosave)
     window.session.set_parameter("tau_V", value=31.0)
     window.autosave()
+    assert window.wait_for_autosave()
     assert window.session.dirty and autosave.exists()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
     window.show()
@@ -190,3 +191,26 @@ def test_a_batch_cell_opens_in_the_single_neuron_view(make_workbench, qtbot):
     assert window.session.recording is not None
     assert window.session.recording_path == str(example_recording_path())
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=120000)
+
+
+def test_autosave_writes_a_snapshot_on_a_thread_and_reports_a_failure(make_workbench, qtbot,
+                                                                       tmp_path):
+    from workbench.project import load_project
+
+    autosave = tmp_path / "autosave.bfproj.h5"
+    window = _with_example(make_workbench, qtbot, autosave_path=autosave)
+    window.session.set_parameter("tau_V", value=21.0)
+    thread = window.autosave()
+    assert thread is not None and thread is not __import__("threading").current_thread()
+    window.session.set_parameter("tau_V", value=45.0)  # after the snapshot: not in this file
+    assert window.wait_for_autosave()
+    assert load_project(autosave).parameters["tau_V"].value == 21.0
+    assert window.session.parameters["tau_V"].value == 45.0
+
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("a file where the autosave folder should be")
+    window.autosave_path = blocked / "autosave.bfproj.h5"
+    assert window.autosave() is not None and window.wait_for_autosave()
+    qtbot.waitUntil(lambda: "autosave failed" in window.statusBar().currentMessage(),
+                    timeout=5000)
+    assert window.session.parameters["tau_V"].value == 45.0 and window.session.dirty
