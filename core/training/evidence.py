@@ -16,6 +16,7 @@ run returns the best weights so far marked ``cancelled``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,10 +144,10 @@ def make_config(method: str = "bptt", neurons: str | NeuronParams = "default", *
 class TrainState:
     """Where a training stopped, to continue it (pause / resume): the last weights and the
     optimiser's state, the history so far, the best held-out weights and the batches done.
-    Plain NumPy (picklable); kept in memory with the result, not written to its file."""
+    Plain NumPy (picklable); saved with its result (the group ``resume``)."""
 
     params: dict[str, np.ndarray]
-    opt_state: Any
+    opt_state: Any  # the optax state, or its leaves (a list) as read from a file
     params_init: dict[str, np.ndarray]
     history: dict[str, list[float]]
     evals: dict[str, list[float]]
@@ -157,6 +158,55 @@ class TrainState:
     elapsed_s: float = 0.0
     compile_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    _SCALARS = ("best_accuracy", "best_batch", "batches_done", "elapsed_s", "compile_s")
+
+    def write_group(self, g) -> None:
+        """Into the h5py group ``g``: the weights, the optimiser state's leaves (its structure
+        is the optimiser's, rebuilt from the config on reading), the history and the scalars."""
+        import jax
+
+        for name in ("params", "params_init", "best_params", "history", "evals"):
+            sub = g.create_group(name)
+            for k, v in getattr(self, name).items():
+                sub.create_dataset(k, data=np.asarray(v))
+        opt = g.create_group("opt_state")
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(self.opt_state)):
+            opt.create_dataset(f"{i:04d}", data=np.asarray(leaf))
+        meta = {k: getattr(self, k) for k in self._SCALARS} | {"notes": list(self.notes)}
+        g.attrs["meta"] = json.dumps(meta, allow_nan=True)
+
+    @classmethod
+    def read_group(cls, g) -> TrainState:
+        """The state :meth:`write_group` wrote; its ``opt_state`` is the list of leaves (the
+        job that resumes it rebuilds the structure: no JAX runs where the file is read)."""
+        arrays = {name: {k: np.asarray(v) for k, v in g[name].items()}
+                  for name in ("params", "params_init", "best_params")}
+        lists = {name: {k: list(np.asarray(v, np.float64)) for k, v in g[name].items()}
+                 for name in ("history", "evals")}
+        leaves = [np.asarray(g["opt_state"][k]) for k in sorted(g["opt_state"])]
+        return cls(**arrays, **lists, opt_state=leaves, **json.loads(g.attrs["meta"]))
+
+
+def _opt_state(tr: Trainer, saved):
+    """The optimiser state of a :class:`TrainState`: its pytree, or its leaves as read from a
+    file (a list; the structure is the optimiser's)."""
+    import jax
+
+    if isinstance(saved, list):
+        treedef = jax.tree_util.tree_structure(tr.optimizer.init(tr.params0))
+        if treedef.num_leaves != len(saved):
+            raise ParameterError(f"the saved optimiser state has {len(saved)} arrays, this "
+                                 f"training's optimiser {treedef.num_leaves}")
+        saved = jax.tree_util.tree_unflatten(treedef, saved)
+    return jax.tree_util.tree_map(jax.numpy.asarray, saved)
+
+
+def make_optimizer(cfg: EvidenceTrainConfig):
+    """Adam after clipping by global norm (the optimiser of every evidence training)."""
+    import optax
+
+    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adam(cfg.learning_rate))
 
 
 def memory_in_use_mb() -> float:
@@ -229,8 +279,7 @@ class Trainer:
         self.cfg = cfg
         net, task = cfg.network, cfg.task
         self.structure, self.params0 = init_network(net, cfg.seed)
-        self.optimizer = optax.chain(optax.clip_by_global_norm(cfg.clip_norm),
-                                     optax.adam(cfg.learning_rate))
+        self.optimizer = make_optimizer(cfg)
         mask = task.recall_mask()
         T, B = task.T, int(cfg.batch_size)
         structure = self.structure
@@ -390,7 +439,7 @@ def train_evidence(cfg: EvidenceTrainConfig, *, report: Report = ignore_events,
                                  "(resume it with the settings it was started with)")
         params = {k: jax.numpy.asarray(v) for k, v in st.params.items()}
         init_np = {k: np.asarray(v) for k, v in st.params_init.items()}
-        opt_state = jax.tree_util.tree_map(jax.numpy.asarray, st.opt_state)
+        opt_state = _opt_state(tr, st.opt_state)
         history = {k: list(st.history.get(k, [])) for k in HISTORY}
         evals = {k: list(v) for k, v in st.evals.items()}
         notes = list(st.notes)

@@ -104,8 +104,9 @@ class EvidenceTrainResult:
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     gradient: dict[str, float] = field(default_factory=dict)
-    # where the training stopped, to continue it (core.training.evidence.TrainState); kept in
-    # memory only, not written to the file
+    paused: bool = False  # stopped to be resumed (the Training panel's Pause)
+    # where the training stopped, to continue it (core.training.evidence.TrainState; the
+    # file's group "resume")
     state: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -147,8 +148,10 @@ class EvidenceTrainResult:
         meta = {k: getattr(self, k) for k in (
             "config", "heldout_accuracy", "best_batch", "reservoir_accuracy",
             "batches_done", "cancelled", "stop_reason", "elapsed_s", "compile_s", "notes",
-            "versions", "gradient")}
+            "versions", "gradient", "paused")}
         g.attrs["meta"] = json.dumps(meta, allow_nan=True)
+        if self.state is not None:
+            self.state.write_group(g.create_group("resume"))
         for gname in ("params", "params_init", "params_last", "history", "evals"):
             sub = g.create_group(gname)
             for k, v in getattr(self, gname).items():
@@ -184,7 +187,12 @@ class EvidenceTrainResult:
                   for name in ("params", "params_init", "params_last", "history", "evals")}
         structure = {name: {k: np.asarray(v) for k, v in s.items()}
                      for name, s in g["structure"].items()}
-        return cls(**meta, **arrays, structure=structure, figure=_read_tree(g["figure"]))
+        out = cls(**meta, **arrays, structure=structure, figure=_read_tree(g["figure"]))
+        if "resume" in g:
+            from .evidence import TrainState
+
+            out.state = TrainState.read_group(g["resume"])
+        return out
 
     def network(self):
         """``(config, structure, params)`` to simulate the trained network

@@ -80,6 +80,21 @@ def test_resume_refuses_other_settings(resumed):
         train_evidence(_cfg(network=dict(NET, n_exc=20)), initial_state=paused.state)
 
 
+def test_the_resume_state_travels_in_the_file(resumed, tmp_path):
+    paused, result, _ = resumed
+    path = tmp_path / "paused.h5"
+    paused.paused = True
+    paused.to_hdf5(path)
+    back = EvidenceTrainResult.from_hdf5(path)
+    assert back.paused and back.state.batches_done == 3
+    assert isinstance(back.state.opt_state, list)  # leaves: no JAX where the file is read
+    np.testing.assert_array_equal(back.state.history["loss"], paused.state.history["loss"])
+    again = EvidenceTrainJob(_cfg(), initial_state=back.state).run()
+    np.testing.assert_array_equal(again.history["loss"], result.history["loss"])
+    for k in result.params_last:
+        np.testing.assert_array_equal(again.params_last[k], result.params_last[k])
+
+
 def test_trial_view_job_is_the_figure_trial(straight):
     job = pickle.loads(pickle.dumps(TrialViewJob.from_result(straight, trial=0)))
     view = job.run()
@@ -126,7 +141,6 @@ def test_cli_simulate_runs_a_trained_network(straight, tmp_path, capsys):
 
     path = tmp_path / "net.h5"
     straight.to_hdf5(path)
-    assert EvidenceTrainResult.from_hdf5(path).state is None  # the resume state stays in memory
     assert main(["simulate", str(path), "--trials", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["kind"] == "evidence" and out["trials"] == 8 and 0 <= out["accuracy"] <= 1

@@ -110,7 +110,7 @@ def test_trains_shows_saves_and_reopens(qtbot, panel, tmp_path, runner):
     assert "3 batches" in other.summary.text()
 
 
-def test_pause_resume_continues_the_history(qtbot, panel):
+def test_pause_resume_continues_the_history(qtbot, panel, runner, tmp_path):
     tiny(panel, batches=100_000)
     assert panel.start()
     _wait_step(qtbot, panel, 2)
@@ -123,6 +123,20 @@ def test_pause_resume_continues_the_history(qtbot, panel):
     k = paused.batches_done
     assert 2 <= k < 100_000 and panel.session.training is paused
     assert "(paused)" in panel.summary.text()
+
+    # a project saved while paused reopens paused, and resumes from there
+    path = tmp_path / "paused.bfproj.h5"
+    save_project(panel.session, path)
+    other = TrainingPanel(runner, load_project(path))
+    qtbot.addWidget(other)
+    assert other.state == "paused" and other.resume_button.isEnabled()
+    assert "(paused)" in other.summary.text()
+    other.form.set_field("batches", k + 2)
+    with qtbot.waitSignal(other.result_changed, timeout=TIMEOUT) as reopened:
+        assert other.resume()
+    assert reopened.args[0].batches_done == k + 2 and not reopened.args[0].paused
+    np.testing.assert_array_equal(reopened.args[0].history["loss"][:k], paused.history["loss"])
+
     panel.form.set_field("batches", k + 3)
     with qtbot.waitSignal(panel.result_changed, timeout=TIMEOUT) as done:
         assert panel.resume()

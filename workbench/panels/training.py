@@ -205,6 +205,8 @@ class TrainingPanel(QWidget):
             result, self._paused = self._paused, None
             self._set_state("idle")
             if result is not None:
+                result.paused = False
+                self.session.set_training(result)  # a stopped training now (unsaved change)
                 self.summary.setText(summary_text(result))
             self.live.setText("Stopped: the best weights are kept")
             self._say("stopped; the best weights are kept")
@@ -264,6 +266,8 @@ class TrainingPanel(QWidget):
                 self.live.setText(f"Paused at batch {self._paused.batches_done}")
                 return
             if self._paused is not None:  # stopped: the paused result is the final one
+                self._paused.paused = False
+                self.session.set_training(self._paused)
                 self._paused = None
                 self._set_state("idle")
                 self.live.setText("Stopped: the best weights are kept")
@@ -273,8 +277,9 @@ class TrainingPanel(QWidget):
             self.summary.setText("Stopped before the first batch; nothing kept.")
             self._say("stopped")
             return
+        partial.paused = pausing and partial.state is not None  # saved with it: resumable
         self._adopt(partial)
-        if pausing and partial.state is not None:
+        if partial.paused:
             self._paused = partial
             self._set_state("paused")
             self.summary.setText(summary_text(partial, paused=True))
@@ -315,6 +320,12 @@ class TrainingPanel(QWidget):
         if isinstance(result, EvidenceTrainResult):
             self.form.show_config(result.train_config)
             self.show_result(result)
+            if result.paused and result.state is not None and self.state == "idle":
+                self._paused = result  # a project saved while paused resumes where it was
+                self._set_state("paused")
+                self.summary.setText(summary_text(result, paused=True))
+                self.live.setText(f"Paused at batch {result.batches_done}: Resume continues")
+                return
         else:
             self.curves.reset()
             self.trial_plots.reset()
