@@ -183,7 +183,7 @@ def _kill_run(cells_dir, out, args, ref) -> dict:
         victim = eng.worker_addresses()[0]
         killed.update(worker=victim, after_cells_done=e.done, at_s=round(e.elapsed, 2))
         try:
-            eng.client.run(os._exit, 1, workers=[victim], wait=False)
+            eng.client.run(os._exit, 1, workers=[victim])
         except Exception as exc:  # noqa: BLE001 - the worker dies under the call
             killed["run_error"] = f"{type(exc).__name__}: {exc}"
 
