@@ -67,8 +67,9 @@ def _assert_shows(p, result):
 
 
 def test_trains_shows_saves_and_reopens(qtbot, panel, tmp_path, runner):
-    started = []
+    started, bar = [], []
     panel.running_changed.connect(started.append)
+    panel.progress.connect(lambda text, fraction: bar.append(fraction))
     assert panel.form.t_label.text().startswith("T = 300 steps")
     assert panel.start()
     assert not panel.start_button.isEnabled() and panel.pause_button.isEnabled()
@@ -81,6 +82,7 @@ def test_trains_shows_saves_and_reopens(qtbot, panel, tmp_path, runner):
     assert isinstance(result, EvidenceTrainResult) and not result.cancelled
     assert result.batches_done == 3 and panel.session.training is result
     assert started == [True, False] and panel.state == "idle"
+    assert bar[-2] == pytest.approx(1.0) and bar[-1] is None  # full, then hidden
     last = [t for t in live if "batch 3/3" in t][-1]
     assert "s/batch" in last and "MB in use" in last and "held-out" in last
     assert panel.live.text().startswith("Done: 3 batches")

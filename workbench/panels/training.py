@@ -45,10 +45,13 @@ JOB_NAME = "training"
 
 
 class TrainingPanel(QWidget):
-    """Signals: ``message(str)`` (for the status bar), ``running_changed(bool)`` (a job of the
-    panel runs or not), ``result_changed(object)`` (a result became ``session.training``)."""
+    """Signals: ``message(str)`` (for the status bar), ``progress(str, object)`` (text and
+    fraction done, None when no training runs: the window's progress bar),
+    ``running_changed(bool)`` (a job of the panel runs or not), ``result_changed(object)`` (a
+    result became ``session.training``)."""
 
     message = pyqtSignal(str)
+    progress = pyqtSignal(str, object)
     running_changed = pyqtSignal(bool)
     result_changed = pyqtSignal(object)
 
@@ -227,6 +230,8 @@ class TrainingPanel(QWidget):
             self.curves.stop_live()
         if busy != was:
             self.running_changed.emit(busy)
+            if not busy:
+                self.progress.emit("", None)
 
     def _on_event(self, event) -> None:
         if not isinstance(event, EvidenceTrainProgress):
@@ -236,6 +241,8 @@ class TrainingPanel(QWidget):
             self.curves.add_batch(event.step, event.loss, event.accuracy, event.elapsed)
         if held == held:
             self.curves.add_heldout(event.done, held, event.elapsed, event.heldout_loss)
+        if event.total:
+            self.progress.emit("training", event.fraction or 0.0)
         if not event.step:  # compiling, resumed, baseline, stopping
             self.live.setText(event.message)
             return
