@@ -6,7 +6,9 @@ The raster draws every spike as a short vertical tick (``t``, ``i +- 0.45``): on
 pyqtgraph 0.14 on 3e5 spikes: ``ScatterPlotItem.setData`` takes ~2.3 s (it builds a per-point
 style record), the tick curve ~0.15 s to set and ~20 ms to paint, so it stays smooth with 10^5+
 spikes. Events only store data; a timer redraws at most 30 times a second, and only while a run
-is live (:meth:`NetworkPlots.start_live` / :meth:`NetworkPlots.stop_live`).
+is live (:meth:`NetworkPlots.start_live` / :meth:`NetworkPlots.stop_live`). A redraw adds the
+spikes that arrived since the last one as new tick items (one per population and redraw), so its
+cost follows the new spikes, not every spike of the run so far.
 """
 
 from __future__ import annotations
@@ -117,10 +119,6 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
         self._bin_ms = rate_bin_ms(duration_ms, dt)
         self._hist = np.zeros((len(self.populations), max(1, int(np.ceil(duration_ms / self._bin_ms)))))
         for p, colour in zip(self.populations, self.colours):
-            tick = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="pairs",
-                                    skipFiniteCheck=True)
-            self.raster.addItem(tick)
-            self.spike_items.append(tick)
             self.rate_items.append(self.rates.plot(pen=pg.mkPen(colour, width=1.5),
                                                    name=f"{p.name} ({p.size})"))
         shades: dict[int, int] = {}
@@ -176,9 +174,15 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
     def redraw(self) -> None:
         if not self._dirty:
             return
-        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
-        for k, item in enumerate(self.spike_items):
-            item.setData(*tick_segments(cat(self._t[k]), cat(self._i[k])), connect="pairs")
+        for k, colour in enumerate(self.colours):  # only what arrived since the last redraw
+            if self._t[k]:
+                t, i = np.concatenate(self._t[k]), np.concatenate(self._i[k])
+                self._t[k], self._i[k] = [], []
+                if t.size:
+                    tick = pg.PlotCurveItem(*tick_segments(t, i), pen=pg.mkPen(colour, width=1),
+                                            connect="pairs", skipFiniteCheck=True)
+                    self.raster.addItem(tick)
+                    self.spike_items.append(tick)
         n_bins = min(self._hist.shape[1], int(np.ceil(self._done_ms / self._bin_ms - 1e-9)))
         centres = (np.arange(n_bins) + 0.5) * self._bin_ms
         for k, (p, item) in enumerate(zip(self.populations, self.rate_items)):
