@@ -7,8 +7,9 @@ the :class:`~core.engine.LocalEngine` worker process, then a :class:`~core.engin
 which is what the workbench did before) a fresh window measures: the idle window (the baseline),
 a fit comparison with live convergence, trace and table updates twice (the first compiles its
 functions as it goes, the second finds them compiled), cancel-to-idle of a long fit, a COBA
-network run streaming its raster, and for the process a job that ignores cancel (killed after
-the 2 s grace). Also the worker's start-up time (spawn to ready) and the end-to-end fit times.
+network run streaming its raster, the autosave of a session holding a 10 s network result
+(written on a thread; once, with the process engine), and for the process a job that ignores
+cancel (killed after the 2 s grace). Also the worker's start-up time (spawn to ready) and the end-to-end fit times.
 The persistent JAX compilation cache is off by default (``--jax-cache`` keeps it), so that
 both engines compile the first fit from scratch. Prints JSON; the aim is p99 < 20 ms, max < 50 ms.
 
@@ -183,6 +184,27 @@ def measure(app, kind: str, a) -> dict:
         return {"started": bool(ok), "seconds": round(time.perf_counter() - t0, 2),
                 "spikes": None if net is None else int(net.n_spikes)}
 
+    def long_network() -> dict:
+        """Not probed: a COBA run of ``--autosave-network-ms`` for the session to autosave."""
+        a_ms = a.network_ms
+        a.network_ms = a.autosave_network_ms
+        try:
+            return network()
+        finally:
+            a.network_ms = a_ms
+
+    def autosave() -> dict:
+        window.session.dirty = True
+        t0 = time.perf_counter()
+        thread = window.autosave()
+        wait(app, a.timeout_s, until=lambda: not window.autosave_running())
+        size = window.autosave_path.stat().st_size if window.autosave_path.exists() else 0
+        net = window.session.network
+        return {"wrote": thread is not None, "seconds": round(time.perf_counter() - t0, 3),
+                "file_mib": round(size / 2**20, 2),
+                "network_ms": None if net is None else net.duration_ms,
+                "network_spikes": None if net is None else int(net.n_spikes)}
+
     def forced_kill() -> dict:
         from tests.engine_jobs import IgnoresCancel
 
@@ -207,6 +229,9 @@ def measure(app, kind: str, a) -> dict:
     out["cancel"] = probed(cancelled_fit)
     if a.network_ms > 0:
         out["network"] = probed(network)
+    if kind == "process" and a.autosave_network_ms > 0:  # the autosave does not use the engine
+        out["autosave_network_run"] = long_network()
+        out["autosave"] = probed(autosave)
     if kind == "process":
         out["forced_kill"] = probed(forced_kill)
     window.runner.shutdown()
@@ -226,6 +251,8 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=600)
     ap.add_argument("--engines", default="process,thread")
     ap.add_argument("--network-ms", type=float, default=2000.0)
+    ap.add_argument("--autosave-network-ms", type=float, default=10000.0,
+                    help="length of the COBA run whose result the autosave phase writes (0: skip)")
     ap.add_argument("--probe-ms", type=int, default=10)
     ap.add_argument("--idle-s", type=float, default=3.0)
     ap.add_argument("--timeout-s", type=float, default=300.0)
@@ -245,7 +272,7 @@ def main() -> None:
         return run.get(phase, {}).get("latency", {}).get("max_ms")
 
     phases = ("first_fit_with_compilation", "second_fit_compiled", "cancel", "network",
-              "forced_kill")
+              "autosave", "forced_kill")
     report = {
         "benchmark": "gui_latency", "probe_interval_ms": a.probe_ms, "model": a.model,
         "methods": a.methods.split(","), "budget": a.budget, "network_ms": a.network_ms,
