@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -226,8 +227,26 @@ def test_dask_engine_two_workers(first_batch, cells_dir, tmp_path):
         cells = [c for c in collect_cells([cells_dir]) if c.name != "broken"]
         result = run_batch(cells, tmp_path / "dask", model="gif", seconds=None,
                            evaluations=EVALS, uncertainty=False, engine=eng)
+        # a worker killed while it fits a cell: its Nanny restarts it, the scheduler runs the
+        # cell again, every cell ends done exactly once
+        killed = []
+
+        def kill_first_running(e):
+            if e.state == "running" and e.inner is None and not killed:
+                killed.append(eng.worker_addresses()[0])
+                with contextlib.suppress(Exception):  # the worker dies under the call
+                    eng.client.run(os._exit, 1, workers=killed[:1])
+
+        again = run_batch(cells, tmp_path / "killed", model="gif", seconds=None,
+                          evaluations=EVALS, uncertainty=False, engine=eng,
+                          on_event=kill_first_running)
+        assert killed
     local = {r["cell"]: r["loss"] for r in first_batch[1].rows if r["status"] == "done"}
     assert {r["cell"]: r["loss"] for r in result.rows} == local
+    assert sorted(r["cell"] for r in again.rows) == sorted(local)
+    assert {r["cell"]: r["loss"] for r in again.rows if r["status"] == "done"} == local
+    files = [p for p in (tmp_path / "killed").glob("*.h5") if p.name != "summary.h5"]
+    assert len(files) == len(local)
 
 
 # --------------------------------------------------------------------------------------------
