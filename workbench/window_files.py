@@ -76,6 +76,9 @@ class ProjectFilesMixin:
             setattr(self.session, name, getattr(loaded, name))
         self.session._listeners = listeners
         self.network_panel.refresh()
+        training_panel = getattr(self, "training_panel", None)
+        if training_panel is not None:  # the trained network (paused: resumable) reopens in it
+            training_panel.refresh()
         self.model_panel.refresh()
         self.optimizer_panel.refresh()
         if self.session.recording is not None:

@@ -223,3 +223,23 @@ def test_a_gif_fitted_in_the_session_parameterises_the_network(qtbot, panel):
     assert panel.form.read_config().network.neurons == NeuronParams()
     panel.form.show_config(cfg)  # a result trained with the fitted cell shows it
     assert panel.form.neuron_model.currentData() == nrn
+
+
+def test_in_the_window_a_trained_network_travels_with_the_project(make_workbench, qtbot,
+                                                                   tmp_path):
+    window = make_workbench()
+    panel = window.training_panel
+    tiny(panel)
+    with qtbot.waitSignal(panel.result_changed, timeout=TIMEOUT) as done:
+        assert panel.start()
+    result = done.args[0]
+    assert window.session.training is result and window.session.dirty
+    path = tmp_path / "window.bfproj.h5"
+    assert window.save_project(path)
+
+    other = make_workbench()
+    assert other.open_project(path)
+    restored = other.session.training
+    assert restored is not None and restored.batches_done == 3
+    _assert_shows(other.training_panel, restored)
+    assert "3 batches" in other.training_panel.summary.text()

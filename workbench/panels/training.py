@@ -19,6 +19,8 @@ viewer (a held-out trial, computed in the worker by a :class:`TrialViewJob`).
 
 from __future__ import annotations
 
+import dataclasses
+
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -207,9 +209,9 @@ class TrainingPanel(QWidget):
         elif self.state == "paused":
             result, self._paused = self._paused, None
             self._set_state("idle")
-            if result is not None:
-                result.paused = False
-                self.session.set_training(result)  # a stopped training now (unsaved change)
+            if result is not None:  # a stopped training now (results are replaced, not edited)
+                result = dataclasses.replace(result, paused=False)
+                self.session.set_training(result)
                 self.summary.setText(summary_text(result))
             self.live.setText("Stopped: the best weights are kept")
             self._say("stopped; the best weights are kept")
@@ -273,8 +275,7 @@ class TrainingPanel(QWidget):
                 self.live.setText(f"Paused at batch {self._paused.batches_done}")
                 return
             if self._paused is not None:  # stopped: the paused result is the final one
-                self._paused.paused = False
-                self.session.set_training(self._paused)
+                self.session.set_training(dataclasses.replace(self._paused, paused=False))
                 self._paused = None
                 self._set_state("idle")
                 self.live.setText("Stopped: the best weights are kept")
