@@ -32,6 +32,7 @@ per fit event (carrying the task's latest :class:`~core.events.FitProgress` in `
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -599,23 +600,40 @@ class BatchJob:
         from .engine import ThreadEngine
 
         cells = collect_cells(self.inputs)
-        if self.engine == "local":
-            engine: Any = ThreadEngine()
-        else:
-            from .engine_dask import DaskEngine
-
-            if self.engine == "dask":
-                engine = DaskEngine(n_workers=self.workers)
+        with contextlib.ExitStack() as stack:
+            if self.engine == "local":
+                engine: Any = ThreadEngine()
             else:
-                engine = DaskEngine(self.engine)
-        try:
+                from .engine_dask import DaskEngine
+
+                if self.engine == "dask":
+                    stack.enter_context(_children_allowed())
+                    engine = DaskEngine(n_workers=self.workers)
+                else:
+                    engine = DaskEngine(self.engine)
+            stack.callback(engine.close)
             return run_batch(cells, self.out, model=self.model, methods=self.methods,
                              seeds=self.seeds, seconds=self.seconds,
                              evaluations=self.evaluations, uncertainty=self.uncertainty,
                              engine=engine, on_event=report, is_cancelled=is_cancelled,
                              resume=self.resume)
-        finally:
-            engine.close()
+
+
+@contextlib.contextmanager
+def _children_allowed():
+    """Let a daemonic process (the window's worker) start the LocalCluster's worker processes
+    while the batch runs: multiprocessing refuses children of daemonic processes only to make
+    sure they are not orphaned, and the cluster is closed before this block ends."""
+    import multiprocessing
+
+    config = multiprocessing.current_process()._config  # noqa: SLF001 - the documented workaround
+    daemon = config.get("daemon")
+    config["daemon"] = False
+    try:
+        yield
+    finally:
+        if daemon is not None:
+            config["daemon"] = daemon
 
 
 __all__ = ["BatchCellJob", "BatchCellState", "BatchJob", "BatchProgress", "BatchResult", "CellOutcome", "CellSpec",

@@ -133,3 +133,20 @@ def test_refuses_without_cells_or_output(panel, tmp_path):
     panel.out.setText(os.fspath(tmp_path / "o"))
     assert panel.make_job().engine == "tcp://10.0.0.5:8786"
     assert "never read from a project" in panel.address.toolTip()
+
+
+def test_dask_loopback_cluster_from_the_worker(panel, cells, tmp_path, qtbot):
+    """'Dask' with no address: the window's (daemonic) worker starts a loopback LocalCluster
+    for the batch; the cells finish there with the same rows as on this computer."""
+    pytest.importorskip("distributed", reason="Dask is not installed (pip install brainfit[scale])")
+    _setup(panel, cells, tmp_path / "dask")
+    panel.engine.setCurrentIndex(panel.engine.findData("dask"))
+    assert panel.make_job().engine == "dask"
+    with qtbot.waitSignal(panel.batch_ended, timeout=300000) as ended:
+        assert panel.run()
+    result = ended.args[0]
+    assert result is not None, panel.status.text()
+    states = {r["cell"]: r["state"] for r in panel.table_rows()}
+    assert states == {"cell_a": "done", "cell_b": "done", "corrupt": "failed"}
+    assert len({r["worker"] for r in result.finished}) >= 1
+    assert panel.settings.value("batch/engine") == "dask"
