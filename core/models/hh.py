@@ -14,11 +14,22 @@ from ..params import ParamSpec
 from .base import NeuronModel, neuron_model
 
 
-def _vtrap(x, k):
+def vtrap(x, k):
     """x / (exp(x/k) - 1), continuous (and differentiable) through x = 0 where it equals k."""
     small = jnp.abs(x / k) < 1e-6
     x_safe = jnp.where(small, k, x)
     return jnp.where(small, k * (1.0 - x / (2.0 * k)), x_safe / jnp.expm1(x_safe / k))
+
+
+def traub_miles_rates(u, n_alpha: float = 0.032) -> dict:
+    """Traub-Miles Na (m, h) and delayed-rectifier K (n) rates (1/ms) at ``u = V - V_T`` mV:
+    ``{gate: (alpha, beta)}``. ``n_alpha`` scales alpha_n (0.032 in Pospischil et al. 2008,
+    0.02 in the antennal-lobe model of Bazhenov et al. 2001)."""
+    return {
+        "m": (0.32 * vtrap(13.0 - u, 4.0), 0.28 * vtrap(u - 40.0, 5.0)),
+        "h": (0.128 * jnp.exp((17.0 - u) / 18.0), 4.0 / (1.0 + jnp.exp((40.0 - u) / 5.0))),
+        "n": (n_alpha * vtrap(15.0 - u, 5.0), 0.5 * jnp.exp((10.0 - u) / 40.0)),
+    }
 
 
 def _steady_gates(rates: dict, V):
@@ -51,9 +62,9 @@ class HHSquid(NeuronModel):
     @staticmethod
     def rates(V):
         return {
-            "m": (0.1 * _vtrap(-(V + 40.0), 10.0), 4.0 * jnp.exp(-(V + 65.0) / 18.0)),
+            "m": (0.1 * vtrap(-(V + 40.0), 10.0), 4.0 * jnp.exp(-(V + 65.0) / 18.0)),
             "h": (0.07 * jnp.exp(-(V + 65.0) / 20.0), 1.0 / (1.0 + jnp.exp(-(V + 35.0) / 10.0))),
-            "n": (0.01 * _vtrap(-(V + 55.0), 10.0), 0.125 * jnp.exp(-(V + 65.0) / 80.0)),
+            "n": (0.01 * vtrap(-(V + 55.0), 10.0), 0.125 * jnp.exp(-(V + 65.0) / 80.0)),
         }
 
     def init_state(self, shape=(), dtype=None, V0=-65.0):
@@ -104,12 +115,7 @@ class HHCortical(NeuronModel):
     )
 
     def rates(self, V):
-        u = V - self.VT
-        return {
-            "m": (0.32 * _vtrap(13.0 - u, 4.0), 0.28 * _vtrap(u - 40.0, 5.0)),
-            "h": (0.128 * jnp.exp((17.0 - u) / 18.0), 4.0 / (1.0 + jnp.exp((40.0 - u) / 5.0))),
-            "n": (0.032 * _vtrap(15.0 - u, 5.0), 0.5 * jnp.exp((10.0 - u) / 40.0)),
-        }
+        return traub_miles_rates(V - self.VT)
 
     def _m_current(self, V):
         p_inf = 1.0 / (1.0 + jnp.exp(-(V + 35.0) / 10.0))

@@ -2,7 +2,7 @@
 
 90 projection neurons (PN) and 30 local neurons (LN), single-compartment Hodgkin-Huxley-type
 cells (C = 1 uF/cm^2; conductances in mS/cm^2, currents in uA/cm^2: this template works in
-densities), integrated with RK4 (dt = 0.01 ms).
+densities), integrated with the core RK4 solver (dt = 0.01 ms).
 
 * all neurons: leak I_L (g_L = 0.15; E_L = -55 mV PN, -50 mV LN), potassium leak I_KL
   (g_KL = 0.05 PN / 0.02 LN, E_KL = -95 mV), delayed rectifier I_K (g_K = 10, E_K = -95 mV, n^4,
@@ -35,6 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...errors import ParameterError
+from ...integrate.solvers import RK4
+from ...models.hh import traub_miles_rates
 from ...params import ParamSpec
 from ..connectivity import fixed_probability
 from ..populations import layout
@@ -70,23 +72,14 @@ PARAMS: tuple[ParamSpec, ...] = (
 DEFAULTS = {p.name: p.default for p in PARAMS}
 
 
-def _vtrap(x, k):
-    small = jnp.abs(x / k) < 1e-6
-    xs = jnp.where(small, k, x)
-    return jnp.where(small, k * (1.0 - x / (2.0 * k)), xs / jnp.expm1(xs / k))
-
-
 PHI_22 = 3.0 ** ((22.0 - 36.0) / 10.0)
 PHI_A = 3.0 ** ((36.0 - 23.5) / 10.0)
 PHI_KCA = 2.3 ** ((26.0 - 23.0) / 10.0)
 
 
 def _na_k_rates(V):
-    u = V + 50.0  # V_T = -50 mV
-    am, bm = 0.32 * _vtrap(13.0 - u, 4.0), 0.28 * _vtrap(u - 40.0, 5.0)
-    ah, bh = 0.128 * jnp.exp((17.0 - u) / 18.0), 4.0 / (1.0 + jnp.exp((40.0 - u) / 5.0))
-    an, bn = 0.02 * _vtrap(15.0 - u, 5.0), 0.5 * jnp.exp((10.0 - u) / 40.0)
-    return (am, bm), (ah, bh), (an, bn)
+    r = traub_miles_rates(V + 50.0, n_alpha=0.02)  # V_T = -50 mV
+    return r["m"], r["h"], r["n"]
 
 
 def _a_current(V):
@@ -156,16 +149,25 @@ def vector_field(st: ALStatic, p: dict, y: dict, I_ext, t_since_spike):
     }
 
 
+@dataclass(frozen=True)
+class _ALField:
+    """The whole network as one "model" for the core RK4 solver; the time since each neuron's
+    last spike (the ACh pulse depends on it) rides along in the state with derivative 1, so the
+    stages see it at t, t + dt/2 and t + dt."""
+
+    st: ALStatic
+    p: dict
+
+    def vector_field(self, y, I_ext):
+        ts = y["t_since_spike"]
+        rest = {k: v for k, v in y.items() if k != "t_since_spike"}
+        return {**vector_field(self.st, self.p, rest, I_ext, ts), "t_since_spike": jnp.ones_like(ts)}
+
+
 def rk4(st, p, y, I_ext, t_since_spike):
-    f = lambda s, ts: vector_field(st, p, s, I_ext, ts)
-    dt = st.dt
-    axpy = lambda a, k: jax.tree_util.tree_map(lambda x, d: x + a * d, y, k)
-    k1 = f(y, t_since_spike)
-    k2 = f(axpy(dt / 2, k1), t_since_spike + dt / 2)
-    k3 = f(axpy(dt / 2, k2), t_since_spike + dt / 2)
-    k4 = f(axpy(dt, k3), t_since_spike + dt)
-    return jax.tree_util.tree_map(lambda x, a, b, c, d: x + dt / 6 * (a + 2 * b + 2 * c + d),
-                                  y, k1, k2, k3, k4)
+    new = RK4().step(_ALField(st, p), {**y, "t_since_spike": t_since_spike}, I_ext, st.dt)
+    del new["t_since_spike"]
+    return new
 
 
 class AntennalLobe(NetworkEngine):
