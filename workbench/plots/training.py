@@ -38,8 +38,8 @@ def _style(plot, left: str, bottom: str | None = None) -> None:
     plot.getAxis("left").setWidth(52)
 
 
-def _legend(plot, cols: int = 1, offset=(-6, 4)):
-    return plot.addLegend(offset=offset, labelTextSize="8pt", colCount=cols,
+def _legend(plot, cols: int = 1):
+    return plot.addLegend(offset=(-6, 4), labelTextSize="8pt", colCount=cols,
                           brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen("#bbbbbb"),
                           labelTextColor="#222222")
 
@@ -50,10 +50,13 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground("w")
-        self.loss_b = self.addPlot(row=0, col=0)
-        self.loss_t = self.addPlot(row=0, col=1)
-        self.acc_b = self.addPlot(row=1, col=0)
-        self.acc_t = self.addPlot(row=1, col=1)
+        # the legend has its own row: inside a plot it hid the curves in a narrow tab
+        legend = pg.LegendItem(colCount=3, labelTextSize="8pt")
+        self.addItem(legend, row=0, col=0, colspan=2)
+        self.loss_b = self.addPlot(row=1, col=0)
+        self.loss_t = self.addPlot(row=1, col=1)
+        self.acc_b = self.addPlot(row=2, col=0)
+        self.acc_t = self.addPlot(row=2, col=1)
         for plot, left, bottom in ((self.loss_b, "loss", None), (self.loss_t, "loss", None),
                                    (self.acc_b, "accuracy (%)", "batch"),
                                    (self.acc_t, "accuracy (%)", "wall time (s)")):
@@ -62,19 +65,19 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         self.acc_t.setYLink(self.acc_b)
         self.acc_b.setXLink(self.loss_b)
         self.acc_t.setXLink(self.loss_t)
-        legend = _legend(self.acc_b, cols=3, offset=(-6, -4))  # bottom right
         self.items: dict[str, pg.PlotDataItem] = {}
         held = dict(pen=pg.mkPen(HELD, width=2), symbol="o", symbolSize=5, symbolBrush=HELD,
                     symbolPen=None)
         for suffix, loss_plot, acc_plot in (("b", self.loss_b, self.acc_b),
                                             ("t", self.loss_t, self.acc_t)):
-            named = suffix == "b"
+            named = suffix == "b"  # one legend entry per kind
             self.items["loss_" + suffix] = loss_plot.plot(pen=pg.mkPen(TRAIN, width=1.5))
             self.items["hloss_" + suffix] = loss_plot.plot(**held)
-            self.items["acc_" + suffix] = acc_plot.plot(
-                pen=pg.mkPen(TRAIN, width=1), name="train batch" if named else None)
-            self.items["hacc_" + suffix] = acc_plot.plot(
-                **held, name="held-out" if named else None)
+            self.items["acc_" + suffix] = acc_plot.plot(pen=pg.mkPen(TRAIN, width=1))
+            self.items["hacc_" + suffix] = acc_plot.plot(**held)
+            if named:
+                legend.addItem(self.items["acc_b"], "train batches")
+                legend.addItem(self.items["hacc_b"], "held-out")
             acc_plot.addItem(pg.InfiniteLine(50, angle=0, pen=DASH))
             acc_plot.setYRange(0, 100, padding=0.02)
         legend.addItem(pg.PlotDataItem(pen=DASH), "chance")
