@@ -75,7 +75,7 @@ def test_batch_runs_shows_done_and_failed_and_opens_a_cell(panel, cells, tmp_pat
     assert result is not None and not result.cancelled and result.tasks == 3
     rows = {r["cell"]: r for r in panel.table_rows()}
     assert set(rows) == {"cell_a", "cell_b", "corrupt"}
-    assert rows["corrupt"]["state"] == "failed" and "corrupt.abf" in rows["corrupt"]["reason"]
+    assert rows["corrupt"]["state"] == "failed" and "corrupt.abf" in rows["corrupt"]["reason / progress"]
     for name in ("cell_a", "cell_b"):
         assert rows[name]["state"] == "done"
         assert np.isfinite(float(rows[name]["loss (mV²)"]))

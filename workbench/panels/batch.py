@@ -48,7 +48,14 @@ from ..plots.batch import BatchPlots
 
 JOB_NAME = "batch"
 COLUMNS = ("cell", "method", "seed", "state", "loss (mV²)", "held-out γ4", "seconds",
-           "compile s", "reason")
+           "compile s", "reason / progress")
+COLUMN_TIPS = ("cell (file name or manifest name)", "optimizer", "optimizer seed",
+               "queued, running, done, failed, cancelled, or skipped (finished in an earlier "
+               "run)", "training loss: voltage MSE of the fitted part",
+               "mean gamma factor (±4 ms) of the predicted spikes on the held-out sweeps "
+               "(over the cell's reliability when its sweeps repeat one stimulus)",
+               "wall time of the cell's task", "XLA compilation inside it (0: the worker had "
+               "compiled this length bucket already)", "why it failed, or the fit's progress")
 STATE_COLOURS = {"queued": "#777777", "running": "#2a6fb0", "done": "#1e8449",
                  "skipped": "#1e8449", "failed": "#c0392b", "cancelled": "#b9770e"}
 ADDRESS_TIP = ("Address of a running Dask scheduler (tcp://host:8786 or tls://…). Stored only "
@@ -164,6 +171,8 @@ class BatchPanel(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for c, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
