@@ -16,7 +16,9 @@ Measured in one run: wall time, cells per minute, XLA compile seconds per worker
 relative difference of each cell's loss from the local engine's; then a second 2-worker run in
 which one worker is killed (``client.run(os._exit, 1, workers=[...])``) after the first cell
 finished: every cell must still end ``done`` exactly once (one row and one result file each).
-Prints JSON.
+JAX's persistent compilation cache (on by default, ``BRAINFIT_JAX_CACHE=off`` disables it) lets
+a fresh worker load what an earlier process compiled: its compile seconds are then mostly
+tracing and loading. Prints JSON.
 """
 
 from __future__ import annotations
@@ -131,11 +133,14 @@ def main() -> None:
     args = ap.parse_args()
     args.evals = args.evals or (60 if args.quick else 300)
 
+    import jax
+
     from benchmarks._util import machine
     from core.engine import LocalEngine
     from core.engine_dask import DaskEngine, dask_available
 
     doc: dict = {"benchmark": "batch", "cells": args.cells, "quick": args.quick,
+                 "persistent_compilation_cache": jax.config.jax_compilation_cache_dir,
                  "model": args.model, "method": args.method, "evaluations_per_fit": args.evals,
                  "cpu_count": os.cpu_count(), "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="brainfit-batch-bench-") as tmp:

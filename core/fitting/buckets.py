@@ -14,7 +14,9 @@ The cost: up to ``ratio - 1`` more samples simulated (25 % by default) and the p
 
 :class:`CompileCounter` counts XLA compilations and their seconds (tracing, lowering and
 backend compile, from ``jax.monitoring``) while it is active: real behaviour, not timings of a
-first call.
+first call. An executable loaded from JAX's persistent compilation cache (``core`` turns it on)
+counts as a compilation too, with its tracing, lowering and load seconds; a function reused
+from the process's own jit cache counts nothing.
 """
 
 from __future__ import annotations

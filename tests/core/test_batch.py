@@ -361,7 +361,8 @@ def test_fit_cell_compiles_once_per_bucket(tmp_path):
     again = read_cell_result(rows["short"]["result_file"])
     assert again["compiles"] == 0 and again["xla_compile_seconds"] == pytest.approx(
         rows["short"]["xla_compile_seconds"])
+    from core.fitting.results import FitResult
+
     with h5py.File(rows["long"]["result_file"]) as f:
-        settings = json.loads(f["fit"].attrs["settings"]) if "settings" in f["fit"].attrs else None
-    if settings is not None:
-        assert settings["padded_shape"] == [2, 832]
+        settings = FitResult.from_hdf5(f, "fit").settings
+    assert settings["padded_shape"] == [2, 832] and settings["n_samples"] == 800
