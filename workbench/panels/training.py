@@ -106,9 +106,9 @@ class TrainingPanel(QWidget):
         self.trial_info = QLabel("")
         trial_bar = QHBoxLayout()
         for w in (QLabel("held-out trial"), self.trial, QLabel("weights"), self.trial_weights,
-                  self.show_trial_button, self.trial_info):
+                  self.show_trial_button):
             trial_bar.addWidget(w)
-        trial_bar.addStretch(1)
+        trial_bar.addWidget(self.trial_info, 1)  # the rest of the row: never cut short
         trial_tab = QWidget()
         tcol = QVBoxLayout(trial_tab)
         tcol.setContentsMargins(0, 0, 0, 0)
