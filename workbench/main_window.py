@@ -105,6 +105,7 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self.device_label = QLabel("JAX: starting the worker…")
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.device_label)
+        self._connect_scale_tabs()
         self._preview_id = 0
         self._preview_sweep = 0
         self._preview_pending = False
@@ -157,9 +158,13 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self.tabs.addTab(self.training_panel, "Training")
         self.tabs.addTab(self.batch_panel, "Batch")
         self.tabs.addTab(self.speed_panel, "Speed")
+        self.batch_panel.open_cell_requested.connect(self._open_batch_cell)
+
+    def _connect_scale_tabs(self) -> None:
+        """Their messages and progress go to the status bar (once it exists)."""
         for panel in (self.training_panel, self.speed_panel):
             panel.message.connect(self.statusBar().showMessage)
-        self.batch_panel.open_cell_requested.connect(self._open_batch_cell)
+        self.training_panel.progress.connect(self.show_progress)
 
     def _open_batch_cell(self, paths: list) -> None:
         """A finished cell of a batch, opened in the single-neuron view."""

@@ -214,3 +214,16 @@ def test_autosave_writes_a_snapshot_on_a_thread_and_reports_a_failure(make_workb
     qtbot.waitUntil(lambda: "autosave failed" in window.statusBar().currentMessage(),
                     timeout=5000)
     assert window.session.parameters["tau_V"].value == 45.0 and window.session.dirty
+
+
+def test_the_scale_tabs_talk_to_the_window_status_bar_and_progress(make_workbench, qtbot):
+    window = make_workbench()
+    window.show()
+    window.training_panel.message.emit("training: hello")
+    assert window.statusBar().currentMessage() == "training: hello"
+    window.speed_panel.message.emit("speed: hello")
+    assert window.statusBar().currentMessage() == "speed: hello"
+    window.training_panel.progress.emit("training", 0.25)
+    assert window.progress.isVisible() and window.progress.value() == 25
+    window.training_panel.progress.emit("", None)
+    assert not window.progress.isVisible()
