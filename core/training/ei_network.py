@@ -154,6 +154,9 @@ class EINetConfig:
     synapses: str = "dense"
     max_active: int | None = None
     neurons: NeuronParams = field(default_factory=NeuronParams)
+    # connection probabilities by population, rows presynaptic (E, I), columns postsynaptic
+    # (E, I), e.g. from a connectome file (:func:`connectome_probabilities`); None: ``p`` for all
+    p_matrix: tuple[tuple[float, float], tuple[float, float]] | None = None
     dtype: str = "float32"
     detach_reset: bool = True  # stop the gradient through the reset (the usual choice)
 
@@ -184,6 +187,16 @@ class EINetConfig:
             get_surrogate(self.surrogate, **self.surrogate_params)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"network: surrogate {self.surrogate!r}: {exc}") from None
+        if self.p_matrix is not None:
+            try:
+                pm = np.asarray(self.p_matrix, dtype=float)
+            except (TypeError, ValueError):
+                pm = np.zeros(0)
+            if pm.shape != (2, 2) or not np.all(np.isfinite(pm)) or pm.min() < 0 or pm.max() > 1:
+                raise ParameterError(f"network: p_matrix must be 2 x 2 probabilities in [0, 1] "
+                                     f"(rows pre E, I; columns post E, I), got {self.p_matrix}")
+            object.__setattr__(self, "p_matrix", tuple(tuple(float(x) for x in row)
+                                                       for row in pm))
         if isinstance(self.neurons, dict):
             object.__setattr__(self, "neurons", NeuronParams(**self.neurons))
         if self.dtype not in ("float32", "float64"):
@@ -251,6 +264,20 @@ def constants(cfg: EINetConfig) -> Constants:
 
 
 # ---- connectivity and initialisation ---------------------------------------------------------
+def connectome_probabilities(path) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The E/I connection probabilities of a population-level connectome file (CSV, NPZ, HDF5;
+    :func:`core.network.load_connectome`) whose labels are ``E`` and ``I``, as ``p_matrix``."""
+    from ..network.connectivity import load_connectome
+
+    conn = load_connectome(path, kind="probability")
+    if sorted(conn.labels) != ["E", "I"]:
+        raise ParameterError(f"{path}: the EI network takes a population-level connectome with "
+                             f"the labels E and I (rows presynaptic), got {list(conn.labels)}")
+    order = [conn.labels.index("E"), conn.labels.index("I")]
+    m = conn.matrix[np.ix_(order, order)]
+    return ((float(m[0, 0]), float(m[0, 1])), (float(m[1, 0]), float(m[1, 1])))
+
+
 @dataclass(frozen=True)
 class Structure:
     """The fixed connection patterns (CSR; weights live in the parameters)."""
@@ -269,9 +296,16 @@ def init_network(cfg: EINetConfig, seed: int = 0) -> tuple[Structure, dict]:
     rng = np.random.default_rng(int(seed))
     n, ne, ni, n_in = cfg.n, int(cfg.n_exc), int(cfg.n_inh), int(cfg.n_in)
     dtype = np.dtype(cfg.dtype)
-    mask = rng.random((n, n)) < cfg.p
+    if cfg.p_matrix is None:
+        mask = rng.random((n, n)) < cfg.p
+        fan_rec = max(cfg.p * (n - 1), 1.0)
+    else:  # population-level probabilities (a connectome): the same draw, block by block
+        pm = np.asarray(cfg.p_matrix)
+        prob = np.block([[np.full((ne, ne), pm[0, 0]), np.full((ne, ni), pm[0, 1])],
+                         [np.full((ni, ne), pm[1, 0]), np.full((ni, ni), pm[1, 1])]])
+        mask = rng.random((n, n)) < prob
+        fan_rec = max(float(prob.sum(axis=0).mean()), 1.0)  # mean expected fan-in
     np.fill_diagonal(mask, False)
-    fan_rec = max(cfg.p * (n - 1), 1.0)
 
     def pattern(m):
         indptr = np.concatenate([[0], np.cumsum(m.sum(axis=1))])

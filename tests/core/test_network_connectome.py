@@ -101,3 +101,69 @@ def test_fixed_probability_rows_are_the_dense_matrix():
         row = proj.indices[proj.indptr[i]:proj.indptr[i + 1]]
         assert len(row) == deg[i]
         np.testing.assert_array_equal(np.sort(row), np.nonzero(dense[i])[0])
+
+
+# ---- a connectome file as the training network's connectivity --------------------------------
+def _write_csv(path, labels, matrix):
+    rows = [",".join([""] + list(labels))]
+    rows += [",".join([lab] + [f"{x:g}" for x in row]) for lab, row in zip(labels, matrix)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_an_ei_connectome_file_sets_the_training_networks_block_probabilities(tmp_path):
+    from core.training.ei_network import EINetConfig, connectome_probabilities, init_network
+
+    # written I first: the rows and columns are matched by label, not by position
+    path = _write_csv(tmp_path / "ei.csv", ["I", "E"], [[0.9, 0.3], [0.0, 0.5]])
+    pm = connectome_probabilities(path)
+    assert pm == ((0.5, 0.0), (0.3, 0.9))  # rows pre (E, I), columns post (E, I)
+    ne, ni = 120, 40
+    cfg = EINetConfig(n_exc=ne, n_inh=ni, n_in=4, p_matrix=pm)
+    structure, _ = init_network(cfg, seed=2)
+    n = ne + ni
+
+    def pattern(csr):
+        indptr, indices = np.asarray(csr.indptr), np.asarray(csr.indices)
+        m = np.zeros((indptr.size - 1, n), bool)
+        for row in range(indptr.size - 1):
+            m[row, indices[indptr[row]:indptr[row + 1]]] = True
+        return m
+
+    mask = np.concatenate([pattern(structure.csr_e), pattern(structure.csr_i)])
+    assert mask.shape == (n, n) and not mask[np.arange(n), np.arange(n)].any()
+    blocks = {"EE": mask[:ne, :ne], "EI": mask[:ne, ne:], "IE": mask[ne:, :ne],
+              "II": mask[ne:, ne:]}
+    assert not blocks["EI"].any()  # probability 0: E never contacts I
+    for key, p, size in (("EE", 0.5, ne * ne - ne), ("IE", 0.3, ni * ne),
+                         ("II", 0.9, ni * ni - ni)):
+        density = blocks[key].sum() / size
+        assert abs(density - p) < 4 * np.sqrt(p * (1 - p) / size) + 1e-9, (key, density)
+    # the setting survives the result file's round trip
+    again = EINetConfig.from_dict(cfg.to_dict())
+    assert again.p_matrix == pm
+
+
+def test_connectomes_the_ei_network_cannot_take_are_refused_with_the_reason(tmp_path):
+    from core.errors import ParameterError
+    from core.training.ei_network import EINetConfig, connectome_probabilities
+
+    with pytest.raises(ParameterError, match="labels E and I"):
+        connectome_probabilities(_write_csv(tmp_path / "abc.csv", ["A", "B"],
+                                            [[0.1, 0.2], [0.3, 0.4]]))
+    with pytest.raises(ConnectivityError, match="> 1"):
+        connectome_probabilities(_write_csv(tmp_path / "bad.csv", ["E", "I"],
+                                            [[0.1, 1.5], [0.3, 0.4]]))
+    with pytest.raises(ConnectivityError, match="no such connectome"):
+        connectome_probabilities(tmp_path / "missing.csv")
+    with pytest.raises(ParameterError, match="p_matrix"):
+        EINetConfig(n_exc=8, n_inh=2, p_matrix=((0.1, 0.2), (0.3,)))
+
+
+def test_brainfit_train_refuses_a_connectome_of_other_populations(tmp_path, capsys):
+    from workbench.cli import main
+
+    path = _write_csv(tmp_path / "abc.csv", ["A", "B"], [[0.1, 0.2], [0.3, 0.4]])
+    code = main(["train", "--task", "evidence", "--connectome", str(path), "--batches", "1"])
+    assert code == 2
+    assert "labels E and I" in capsys.readouterr().err

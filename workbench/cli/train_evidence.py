@@ -50,6 +50,9 @@ _OPTIONS = {
     "--n-inh": (dict(type=int, help="evidence: inhibitory neurons (default 80)"), 80),
     "--p": (dict(type=float, help="evidence: recurrent connection probability (default 0.1)"),
             0.1),
+    "--connectome": (dict(help="evidence: a population-level connectome file (CSV, NPZ or "
+                          "HDF5; labels E and I, rows presynaptic) whose E->E, E->I, I->E, I->I "
+                          "probabilities replace --p"), None),
     "--baseline-trials": (dict(type=int, help="evidence: training trials of the reservoir "
                                "baseline's readout (default 1024; 0 skips it)"), 1024),
     "--seed": (dict(type=int, help="seed of the weights and the training trials (default 0)"),
@@ -100,8 +103,11 @@ class _Bar:
 
 
 def run_evidence(args) -> int:
+    from core.training.ei_network import connectome_probabilities
     from core.training.evidence import EvidenceTrainJob, gradient_agreement, make_config
 
+    connectome = _value(args, "--connectome")
+    p_matrix = connectome_probabilities(connectome) if connectome else None
     checkpoint = _value(args, "--checkpoint")
     surrogate = _value(args, "--surrogate")
     sparams = {"alpha": 0.3, "width": 1.0} if surrogate == "relu_grad" else {}
@@ -114,7 +120,8 @@ def run_evidence(args) -> int:
         n_heldout=_value(args, "--heldout"), eval_every=_value(args, "--eval-every"),
         baseline_trials=_value(args, "--baseline-trials"),
         network=dict(n_exc=_value(args, "--n-exc"), n_inh=_value(args, "--n-inh"),
-                     p=_value(args, "--p"), synapses=_value(args, "--synapses"),
+                     p=_value(args, "--p"), p_matrix=p_matrix,
+                     synapses=_value(args, "--synapses"),
                      surrogate=surrogate, surrogate_params=sparams),
         task=dict(n_cues=_value(args, "--cues"), delay_ms=_value(args, "--delay-ms")))
     as_json = bool(_value(args, "--json"))
