@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/real_cells.py [--cases pozzorini_1009,...] [--models gif,lif]
         [--methods hybrid,lbfgsb,twopointsde] [--seconds 60] [--out F]
+        [--peer-runs 5] [--peer-seconds S]
 
 Every fit is :func:`core.fitting.cell.fit_cell` with its defaults (data-derived starts, bounds,
 free set and loss); only the split is chosen here, as the issue that asked for this script
@@ -20,9 +21,20 @@ reported as skipped):
   file, predict every sweep of the ramp file (counts within 20 %).
 
 Each fit gets a budget of ``--seconds`` (default 60, the issue's limit per fit on 2 cores).
-The peer (``brian2modelfitting``'s SpikeFitter with its GammaFactor and DE) runs when
-``BRIAN2MF_PYTHON`` names a Python that imports it (it needs numpy<2, so its own venv); the
-result is then included as ``peer``.
+The peer (``brian2modelfitting``'s SpikeFitter with its GammaFactor and DE, in
+``_real_cells_peer.py``) runs when ``BRIAN2MF_PYTHON`` names a Python that imports it (it needs
+numpy<2, so its own venv):
+
+    BRIAN2MF_PYTHON=/path/to/peer-venv/bin/python .venv/bin/python benchmarks/real_cells.py \
+        [--peer-runs 5] [--peer-seconds 60]
+
+Each case's split is exported to a temporary ``.npz`` (the same training and held-out currents,
+the recorded spike times as this workbench detects them, the training part's measurements for
+the peer's parameter ranges, the repetitions' reliability over the held-out window); the peer
+fits ``--peer-runs`` times with different seeds and scores its held-out predictions as
+:func:`core.fitting.cell.validate` does. Its JSON is included as ``peer``, and ``comparison``
+sets our best default fit's held-out score per case against the peer's median (min, max) and
+the times.
 """
 
 from __future__ import annotations
@@ -38,8 +50,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.features import measure_cell, reliability, repeated_stimulus  # noqa: E402
 from core.fitting import Budget  # noqa: E402
-from core.fitting.cell import Split, fit_cell, validate  # noqa: E402
+from core.fitting.cell import GAMMA_DELTAS, SPIKE_THRESHOLD, Split, fit_cell, validate  # noqa: E402
+from core.fitting.losses import threshold_crossings  # noqa: E402
+from core.fitting.starts import data_defaults  # noqa: E402
 from core.io import open_cell  # noqa: E402
 
 DATA = Path(os.environ.get("BRAINFIT_SHARED_DATA",
@@ -134,6 +149,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="budget per fit")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--peer-runs", type=int, default=5,
+                    help="independent runs of the peer per case (different seeds)")
+    ap.add_argument("--peer-seconds", type=float, default=None,
+                    help="the peer's budget per fit (default: --seconds)")
     args = ap.parse_args(argv)
     import jax
 
@@ -143,6 +162,7 @@ def main(argv=None) -> int:
         doc["cases"][name] = run_case(name, args.models.split(","), args.methods.split(","),
                                       args.seconds, args.seed)
     doc["peer"] = _peer(args)
+    doc["comparison"] = _comparison(doc)
     text = json.dumps(doc, indent=1, default=float)
     print(text)
     if args.out:
@@ -152,19 +172,156 @@ def main(argv=None) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------
+# the peer: brian2modelfitting on the same splits (benchmarks/_real_cells_peer.py, own venv)
+# --------------------------------------------------------------------------------------------
+#: the held-out part the peer predicts where the case's split holds none out of the fitted file
+PEER_TEST = {"171116sh_0018_to_0016": "ramp_0016"}
+#: per case the score that decides (higher is better), where it sits in our fit rows and in the
+#: peer's held-out scores
+PRIMARY = {"pozzorini_1009": ("held_out", "mean_gamma_4ms_over_reliability"),
+           "pozzorini_1009_1011": ("held_out", "mean_gamma_4ms_over_reliability"),
+           "incf_C140201C": ("held_out", "mean_gamma_4ms"),
+           "171116sh_0018_to_0016": ("ramp_0016", "counts_within_fraction")}
+
+
+def _trains(V, dt) -> tuple[np.ndarray, np.ndarray]:
+    """(flat spike times, count per row) in ms from each row's first sample: the detection
+    that fitting and validation use (upward crossings of SPIKE_THRESHOLD)."""
+    spikes = [threshold_crossings(v, dt, SPIKE_THRESHOLD) for v in V]
+    return (np.concatenate(spikes) if spikes else np.zeros(0),
+            np.array([s.size for s in spikes], int)), spikes
+
+
+def _peer_measurements(train) -> dict:
+    """V_rest, R_in, tau, spike threshold and post-spike trough of the training part, from
+    :func:`core.features.measure_cell`; where a value is not measured (steps without a
+    hyperpolarising one), the value our AdEx default starts from (the subthreshold regression)."""
+    m = measure_cell(train, spike_threshold=SPIKE_THRESHOLD)
+    V, I = train.stacked()
+    spikes = [threshold_crossings(v, train.dt, SPIKE_THRESHOLD) for v in V]
+    d = data_defaults("adex", V, I, train.dt, spikes, measurements=m).values
+    fallback = {"v_rest_mV": d["EL"], "r_in_MOhm": 1.0 / d["gL"], "tau_ms": d["C"] / d["gL"],
+                "v_threshold_mV": d["VT"], "v_reset_mV": d["V_reset"]}
+    measured = {"v_rest_mV": m.v_rest, "r_in_MOhm": m.r_in, "tau_ms": m.tau_m,
+                "v_threshold_mV": m.v_threshold, "v_reset_mV": m.v_ahp}
+    out, source = {}, {}
+    for k, v in measured.items():
+        ok = v is not None and np.isfinite(v)
+        out[k] = float(v) if ok else float(fallback[k])
+        source[k] = "measured" if ok else "our AdEx default (subthreshold regression)"
+    out["source"] = source
+    return out
+
+
+def _export_peer_case(name: str, directory: Path) -> str | None:
+    """Write case ``name``'s split to ``directory/name.npz``; None, or why it was not written."""
+    path, build = CASES[name]
+    if not path.exists():
+        return f"{path} is absent"
+    rec, split, extra = build()
+    train = rec.select(split.train_sweeps, split.train_window)
+    if split.test_sweeps:
+        held, held_label = rec.select(split.test_sweeps, split.test_window), "held_out"
+    elif name in PEER_TEST:
+        other, other_split = extra[PEER_TEST[name]]
+        held, held_label = other.select(other_split.test_sweeps, other_split.test_window), \
+            PEER_TEST[name]
+    else:
+        return "nothing held out"
+    V_tr, I_tr = train.stacked()
+    V_te, I_te = held.stacked()
+    if abs(train.dt - held.dt) > 1e-9 * train.dt:
+        return f"training and held-out parts are sampled differently ({train.dt}, {held.dt} ms)"
+    (tr_flat, tr_n), _ = _trains(V_tr, train.dt)
+    (te_flat, te_n), te_spikes = _trains(V_te, held.dt)
+    rel = None
+    if repeated_stimulus(held):  # as validate: the repetitions' own gamma over the window
+        measured = reliability(te_spikes, V_te.shape[1] * held.dt, GAMMA_DELTAS)
+        rel = {f"{d:g}ms": measured[f"gamma_{d:g}ms"] for d in GAMMA_DELTAS} if measured else None
+    meta = {"case": name, "split": split.as_dict(), "held_out_part": held_label,
+            "held_out_recording": held.name, "measurements": _peer_measurements(train),
+            "reliability": rel, "spike_threshold_mV": SPIKE_THRESHOLD}
+    np.savez(directory / f"{name}.npz", dt=np.float64(train.dt), train_I=I_tr, test_I=I_te,
+             train_spikes=tr_flat, train_spike_counts=tr_n, test_spikes=te_flat,
+             test_spike_counts=te_n, meta=np.array(json.dumps(meta, default=float)))
+    return None
+
+
 def _peer(args) -> dict:
     python = os.environ.get("BRIAN2MF_PYTHON")
     if not python:
         return {"skipped": "set BRIAN2MF_PYTHON to a Python with brian2modelfitting "
                            "(it needs numpy<2, nevergrad==0.3.0, bayesian-optimization==1.4.3)"}
     import subprocess
+    import tempfile
 
     script = Path(__file__).with_name("_real_cells_peer.py")
-    proc = subprocess.run([python, str(script), "--cases", args.cases], capture_output=True,
-                          text=True, timeout=3600)
+    seconds = args.peer_seconds if args.peer_seconds is not None else args.seconds
+    names = args.cases.split(",")
+    with tempfile.TemporaryDirectory(prefix="real_cells_peer_") as tmp:
+        not_exported = {n: why for n in names if (why := _export_peer_case(n, Path(tmp)))}
+        if len(not_exported) == len(names):
+            return {"skipped": not_exported}
+        n_cases = len(names) - len(not_exported)
+        timeout = n_cases * args.peer_runs * (2 * seconds + 120) + 300
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run([python, str(script), "--data", tmp, "--runs",
+                                   str(args.peer_runs), "--seconds", str(seconds), "--seed",
+                                   str(args.seed)], stdout=subprocess.PIPE, stderr=None,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"the peer ran past {timeout:.0f} s"}
     if proc.returncode != 0:
-        return {"error": proc.stderr[-2000:]}
-    return json.loads(proc.stdout)
+        return {"error": f"the peer exited with {proc.returncode} (its messages are above)"}
+    out = json.loads(proc.stdout)
+    out["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    out["runs_per_case"] = args.peer_runs
+    if not_exported:
+        out["not_run"] = not_exported
+    return out
+
+
+def _value(scores: dict | None, key: str):
+    if not scores:
+        return None
+    if key == "counts_within_fraction":
+        text = scores.get("spike_counts_within_20pct")
+        if not text:
+            return None
+        a, b = (int(x) for x in text.split("/"))
+        return a / b if b else None
+    return scores.get(key)
+
+
+def _comparison(doc: dict) -> dict:
+    """Per case: our best default fit (over models x methods) on the case's deciding held-out
+    score against the peer's median, min and max over its runs, with the times."""
+    peer = doc.get("peer", {}).get("cases", {})
+    out = {}
+    for name, case in doc["cases"].items():
+        if name not in PRIMARY or "fits" not in case:
+            continue
+        part, key = PRIMARY[name]
+        scored = [(f, _value(f.get(part), key)) for f in case["fits"] if "error" not in f]
+        scored = [(f, v) for f, v in scored if v is not None]
+        row: dict = {"score": f"{part}.{key}", "higher_is_better": True}
+        if scored:
+            best, v = max(scored, key=lambda fv: (fv[1], -fv[0]["seconds"]))
+            row["ours"] = {"model": best["model"], "method": best["method"], "score": v,
+                           "seconds": best["seconds"], "evaluations": best["evaluations"]}
+        p = peer.get(name)
+        if p:
+            summary = p.get("summary", {})
+            row["peer"] = {"score": summary.get(key), "seconds": summary.get("seconds"),
+                           "runs": summary.get("n_runs"), "failed": summary.get("n_failed")}
+            if scored and summary.get(key):
+                row["ours_beats_peer_median"] = bool(row["ours"]["score"] > summary[key]["median"])
+                row["ours_faster_than_peer_median"] = bool(
+                    row["ours"]["seconds"] < summary["seconds"]["median"])
+        out[name] = row
+    return out
 
 
 if __name__ == "__main__":
