@@ -20,6 +20,7 @@ from core.errors import BrainfitError
 from core.models import MODELS
 
 from ..session import Session
+from .tables import filling
 
 COLUMNS = ("parameter", "value", "lower", "upper", "unit", "free", "from")
 SOURCE_LABELS = {"data": "data", "fit": "fit", "edited": "you", "default": "default"}
@@ -86,7 +87,7 @@ class ModelPanel(QWidget):
         with QSignalBlocker(self.model_box):
             self.model_box.setCurrentIndex(self.model_box.findData(self.session.model_name))
         specs = MODELS[self.session.model_name].specs()
-        with QSignalBlocker(self.table):
+        with filling(self.table):
             self.table.setRowCount(len(specs))
             for row, (name, setting) in enumerate(self.session.parameters.items()):
                 spec = specs[name]

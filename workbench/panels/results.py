@@ -13,6 +13,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from .tables import filling
+
 
 def _fmt(x, digits: int = 4) -> str:
     if x is None:
@@ -52,20 +54,23 @@ class FitResultPanel(QWidget):
             f"(start {_fmt(fit.start_loss)}), gamma factor {_fmt(fit.gamma, 3)}, "
             f"{fit.n_model_spikes}/{fit.n_data_spikes} spikes, {fit.evaluations} simulations in "
             f"{fit.seconds:.2f} s (+{fit.compile_seconds:.2f} s compile)")
-        self.table.setRowCount(len(fit.fitted))
-        for row, (name, value) in enumerate(fit.fitted.items()):
-            se = fit.stderr.get(name) if fit.stderr else None
-            for col, text in enumerate((name, _fmt(value, 6), _fmt(se, 3), units.get(name, ""))):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+        with filling(self.table):
+            self.table.setRowCount(len(fit.fitted))
+            for row, (name, value) in enumerate(fit.fitted.items()):
+                se = fit.stderr.get(name) if fit.stderr else None
+                for col, text in enumerate((name, _fmt(value, 6), _fmt(se, 3),
+                                            units.get(name, ""))):
+                    self.table.setItem(row, col, QTableWidgetItem(text))
 
     def show_progress(self, method: str, seed: int, evaluations: int, best_loss: float,
                       params: dict, units: dict[str, str]) -> None:
         self.summary.setText(f"Running <b>{method}</b> seed {seed}: best loss {_fmt(best_loss)} "
                              f"after {evaluations} simulations")
-        self.table.setRowCount(len(params))
-        for row, (name, value) in enumerate(params.items()):
-            for col, text in enumerate((name, _fmt(value, 6), "", units.get(name, ""))):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+        with filling(self.table):
+            self.table.setRowCount(len(params))
+            for row, (name, value) in enumerate(params.items()):
+                for col, text in enumerate((name, _fmt(value, 6), "", units.get(name, ""))):
+                    self.table.setItem(row, col, QTableWidgetItem(text))
 
 
 COMPARISON_COLUMNS = (("method", "method"), ("runs", "runs"), ("loss (mV²)", "loss"),
@@ -91,17 +96,18 @@ class ComparisonPanel(QWidget):
         layout.addLayout(buttons)
 
     def show_rows(self, rows: list[dict]) -> None:
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            cells = []
-            for _, key in COMPARISON_COLUMNS:
-                if key in ("loss", "seconds", "gamma"):
-                    mean, sd = row.get(f"{key}_mean"), row.get(f"{key}_sd")
-                    cells.append(f"{_fmt(mean)} ± {_fmt(sd, 2)}")
-                else:
-                    cells.append(_fmt(row.get(key)) if key != "method" else str(row[key]))
-            for c, text in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+        with filling(self.table):
+            self.table.setRowCount(len(rows))
+            for r, row in enumerate(rows):
+                cells = []
+                for _, key in COMPARISON_COLUMNS:
+                    if key in ("loss", "seconds", "gamma"):
+                        mean, sd = row.get(f"{key}_mean"), row.get(f"{key}_sd")
+                        cells.append(f"{_fmt(mean)} ± {_fmt(sd, 2)}")
+                    else:
+                        cells.append(_fmt(row.get(key)) if key != "method" else str(row[key]))
+                for c, text in enumerate(cells):
+                    self.table.setItem(r, c, QTableWidgetItem(text))
         self.export_button.setEnabled(bool(rows))
 
     def cell(self, row: int, column: str) -> str:
