@@ -82,6 +82,20 @@ def is_loopback(address: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.") or address.startswith("inproc://")
 
 
+def worker_thread_env(n_workers: int, cores: int | None = None) -> dict[str, str]:
+    """Environment of a local cluster's workers: each gets its share of the cores. With one
+    worker per core, XLA's CPU client and the BLAS libraries would otherwise each start a thread
+    per core in every worker, and n workers would fight over n cores; a lone worker keeps them."""
+    cores = cores or os.cpu_count() or 1
+    if n_workers < 2 or cores // n_workers > 1:
+        return {}
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in flags:
+        flags = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return {"XLA_FLAGS": flags.strip(), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1"}
+
+
 def security_warning(address: str) -> str:
     return (f"Dask scheduler {address} is not on this machine: Dask ships pickled code, so "
             "whoever runs or can reach that scheduler can run code here and on every worker. "
@@ -168,10 +182,11 @@ class DaskEngine(_EngineBase):
         if cluster is not None:
             self.client = distributed.Client(cluster, timeout=timeout, security=security)
         elif address is None:
+            n = int(n_workers or os.cpu_count() or 1)
             self._cluster = distributed.LocalCluster(
-                n_workers=int(n_workers or os.cpu_count() or 1), threads_per_worker=1,
-                processes=True, host="127.0.0.1", dashboard_address=None,
-                silence_logs=logging.WARNING, protocol="tcp://")
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.WARNING, protocol="tcp://",
+                env=worker_thread_env(n))
             self.client = distributed.Client(self._cluster, timeout=timeout)
         else:
             if not is_loopback(address):

@@ -164,6 +164,8 @@ def test_cli_resumes_and_refuses_bad_arguments(first_batch, cells_dir, capsys, m
     summary = json.loads(captured.out.strip().splitlines()[-1])
     assert summary["tasks"] == 2 and summary["resumed"] == 2 and summary["failed"] == []
     assert "[2/2]" in captured.err and "skipped" in captured.err
+    # nothing ran now: no compile or fitting time is claimed for the resumed tasks
+    assert "XLA compile 0.0 s, fitting 0.0 s" in captured.out
     assert main(["batch", str(cells_dir), "--model", "nope", "--out", str(out)]) == 2
     assert main(["batch", str(cells_dir / "missing"), "--model", "gif", "--out", str(out)]) == 2
     assert main(["batch", str(cells_dir), "--model", "gif", "--engine", "ray",
@@ -366,3 +368,13 @@ def test_fit_cell_compiles_once_per_bucket(tmp_path):
     with h5py.File(rows["long"]["result_file"]) as f:
         settings = FitResult.from_hdf5(f, "fit").settings
     assert settings["padded_shape"] == [2, 832] and settings["n_samples"] == 800
+
+
+def test_local_cluster_workers_get_their_share_of_the_cores():
+    from core.engine_dask import worker_thread_env
+
+    assert worker_thread_env(1, cores=2) == {}  # a lone worker keeps XLA's threads
+    assert worker_thread_env(2, cores=8) == {}  # four cores each: nothing to limit
+    env = worker_thread_env(2, cores=2)
+    assert "intra_op_parallelism_threads=1" in env["XLA_FLAGS"]
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"

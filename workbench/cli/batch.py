@@ -163,9 +163,12 @@ def _cmd_batch(args) -> int:
         progress.done()
         close()
     failed = result.failed
+    compile_s, run_s = (sum(float(r.get(k) or 0.0) for r in result.rows if not r["resumed"])
+                        for k in ("xla_compile_seconds", "run_seconds"))
     print(f"{len(result.finished)}/{result.tasks} task(s) done "
           f"({sum(bool(r['resumed']) for r in result.rows)} resumed), {len(failed)} failed, "
-          f"{result.seconds:.1f} s; summary: {result.summary_csv}")
+          f"{result.seconds:.1f} s (over the tasks run now: XLA compile {compile_s:.1f} s, "
+          f"fitting {run_s:.1f} s); summary: {result.summary_csv}")
     for r in failed:
         print(f"  FAILED {r['cell']} {r['method']} seed {r['seed']}: {r['reason']}")
     if args.json:
