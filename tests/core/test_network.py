@@ -239,6 +239,9 @@ def test_cli_simulate_json_and_errors(tmp_path, capsys):
     assert main(["simulate", "--template", "coba", "--set", "tau_m=-1"]) == 2
     assert "tau_m must be > 0" in capsys.readouterr().err
     assert main(["simulate", "--template", "coba", "--set", "bogus=1"]) == 2
+    # a fraction of a count is refused by the template's rule, not truncated to 12
+    assert main(["simulate", "--template", "coba", "--set", "n_exc=12.5"]) == 2
+    assert "whole number" in capsys.readouterr().err
 
 
 def test_template_resolve_types_checks_and_refuses_what_it_cannot_take():
