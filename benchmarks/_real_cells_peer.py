@@ -166,9 +166,15 @@ def fit_once(case: dict, seconds: float, n_samples: int, seed: int,
     dt = case["dt"] * ms
     n_steps = case["train_I"].shape[1]
     train_duration = n_steps * case["dt"]
-    output = [np.asarray(s, float) / 1000.0 * second for s in case["train_spikes"]]
+    # brian2modelfitting's GammaFactor divides by each sweep's recorded rate (its rate term
+    # 1 + 2|r_d - r_m|/r_d): a silent training sweep is a ZeroDivisionError, so the peer is
+    # given only the training sweeps that spike, as its user would have to
+    spiking = [k for k, s in enumerate(case["train_spikes"]) if np.size(s)]
+    silent = len(case["train_spikes"]) - len(spiking)
+    train_I = case["train_I"][spiking]
+    output = [np.asarray(case["train_spikes"][k], float) / 1000.0 * second for k in spiking]
     t0 = time.perf_counter()
-    fitter = SpikeFitter(model=EQS, input=case["train_I"] * nA, input_var="I", output=output, dt=dt,
+    fitter = SpikeFitter(model=EQS, input=train_I * nA, input_var="I", output=output, dt=dt,
                          n_samples=n_samples, threshold=THRESHOLD, reset=RESET, method=METHOD,
                          param_init=PARAM_INIT)
     metric = GammaFactor(delta=4 * ms, time=train_duration * ms)
@@ -205,6 +211,7 @@ def fit_once(case: dict, seconds: float, n_samples: int, seed: int,
     return {"seed": seed, "seconds": round(fit_seconds, 2),
             "seconds_with_prediction": round(time.perf_counter() - t0, 2),
             "rounds": rounds["n"], "evaluations": rounds["n"] * n_samples,
+            "silent_training_sweeps_left_out": silent,
             "train_error": float(error), "held_out": held,
             "params": {k: _to_unit(k, v) for k, v in params.items()}}
 
