@@ -244,7 +244,8 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         """The single-neuron docks make way for the other tabs (network, training, ...)."""
         if self.tabs.widget(index) is not self.trace:
             if not self._hidden_for_network:
-                self._hidden_for_network = [d for d in self._neuron_docks if d.isVisible()]
+                # not isHidden(): before the window is shown no dock "is visible" yet
+                self._hidden_for_network = [d for d in self._neuron_docks if not d.isHidden()]
             for dock in self._hidden_for_network:
                 dock.hide()
         else:

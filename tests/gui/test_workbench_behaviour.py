@@ -227,3 +227,14 @@ def test_the_scale_tabs_talk_to_the_window_status_bar_and_progress(make_workbenc
     assert window.progress.isVisible() and window.progress.value() == 25
     window.training_panel.progress.emit("", None)
     assert not window.progress.isVisible()
+
+
+def test_a_tab_chosen_before_the_window_is_shown_still_hides_the_neuron_docks(make_workbench,
+                                                                              qtbot):
+    window = make_workbench()
+    window.tabs.setCurrentWidget(window.training_panel)  # not shown yet: nothing "visible"
+    window.show()
+    docks = window._neuron_docks
+    assert docks and not any(d.isVisible() for d in docks)
+    window.tabs.setCurrentIndex(0)
+    assert all(d.isVisible() for d in docks)
