@@ -35,12 +35,17 @@ def peak_decimate(t: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.nda
     """At most ``max_points`` points keeping each bin's minimum and maximum in time order (a
     spike's peak and trough survive); unchanged when already short enough."""
     n = y.size
-    if max_points < 4 or n <= max_points:
-        return t, y
+    if max_points < 4 or n <= max_points or not np.all(np.isfinite(y)):
+        return t, y  # (a non-finite trace is reported by the simulation, not drawn)
     bins = max_points // 2
-    edges = np.linspace(0, n, bins + 1).astype(np.int64)
-    lo = np.array([i + np.argmin(y[i:j]) for i, j in zip(edges[:-1], edges[1:], strict=True)])
-    hi = np.array([i + np.argmax(y[i:j]) for i, j in zip(edges[:-1], edges[1:], strict=True)])
+    starts = np.linspace(0, n, bins + 1).astype(np.int64)[:-1]
+    bin_of = np.repeat(np.arange(bins), np.diff(np.append(starts, n)))
+
+    def first_where(extreme):  # per bin, the first sample equal to its extreme (as argmin)
+        hits = np.flatnonzero(y == extreme.reduceat(y, starts)[bin_of])
+        return hits[np.unique(bin_of[hits], return_index=True)[1]]
+
+    lo, hi = first_where(np.minimum), first_where(np.maximum)
     order = np.sort(np.stack([lo, hi], axis=1), axis=1).ravel()
     return t[order], y[order]
 
