@@ -168,7 +168,8 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
 
     def _open_batch_cell(self, paths: list) -> None:
         """A finished cell of a batch, opened in the single-neuron view."""
-        if self.cell.open_cell(paths) if len(paths) > 1 else self.open_recording(paths[0]):
+        opened = self.cell.open_cell(paths) if len(paths) > 1 else self.open_recording(paths[0])
+        if opened:
             self.tabs.setCurrentIndex(0)
 
     def _show_devices(self) -> None:

@@ -122,9 +122,11 @@ class ProjectFilesMixin:
         if not self.session.dirty or self.autosave_running():
             return None
         snapshot, path = self.session.snapshot(), self.autosave_path
-        report = _AutosaveReport(self)
-        report.failed.connect(lambda message: self.statusBar().showMessage(
-            f"autosave failed: {message}"))
+        report = getattr(self, "_autosave_report", None)
+        if report is None:  # one for the window's life, not one per write
+            report = self._autosave_report = _AutosaveReport(self)
+            report.failed.connect(lambda message: self.statusBar().showMessage(
+                f"autosave failed: {message}"))
 
         def write() -> None:
             try:
