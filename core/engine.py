@@ -68,7 +68,7 @@ WORKER_NICE = 5
 WARM_MODULES = ("jax", "core.integrate")
 #: ... and those it imports afterwards while it has no job (the optimizers: a first preview
 #: does not wait for them, a first fit finds them imported)
-WARM_IDLE_MODULES = ("core.fitting", "nevergrad", "skopt")
+WARM_IDLE_MODULES = ("core.fitting", "core.features", "scipy.stats", "nevergrad", "skopt")
 
 
 

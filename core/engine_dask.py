@@ -39,7 +39,17 @@ from multiprocessing import connection as mp_connection
 from typing import Any
 
 from ._worker import CANCELLED, FAILED, FINISHED, RUNNING, _outcome, _stream_key
-from .engine import EngineError, JobHandle, _drain, _EngineBase, _wake, _wake_pair
+from .cpu_affinity import allowed_cpus, blas_single_thread_env, core_blocks
+from .engine import (
+    WARM_IDLE_MODULES,
+    WARM_MODULES,
+    EngineError,
+    JobHandle,
+    _drain,
+    _EngineBase,
+    _wake,
+    _wake_pair,
+)
 
 INSTALL_HINT = "Dask is not installed: pip install brainfit[scale]"
 EVENT_INTERVAL_S = 0.1
@@ -80,20 +90,6 @@ def address_host(address: str) -> str:
 def is_loopback(address: str) -> bool:
     host = address_host(address).lower()
     return host in LOOPBACK_HOSTS or host.startswith("127.") or address.startswith("inproc://")
-
-
-def worker_thread_env(n_workers: int, cores: int | None = None) -> dict[str, str]:
-    """Environment of a local cluster's workers: each gets its share of the cores. With one
-    worker per core, XLA's CPU client and the BLAS libraries would otherwise each start a thread
-    per core in every worker, and n workers would fight over n cores; a lone worker keeps them."""
-    cores = cores or os.cpu_count() or 1
-    if n_workers < 2 or cores // n_workers > 1:
-        return {}
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in flags:
-        flags = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    return {"XLA_FLAGS": flags.strip(), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1"}
 
 
 def security_warning(address: str) -> str:
@@ -179,14 +175,18 @@ class DaskEngine(_EngineBase):
         self.event_interval, self.cancel_poll = event_interval, cancel_poll
         self._cluster = None
         self.address = address
+        blocks = None
         if cluster is not None:
             self.client = distributed.Client(cluster, timeout=timeout, security=security)
         elif address is None:
-            n = int(n_workers or os.cpu_count() or 1)
+            cpus = allowed_cpus()
+            n = int(n_workers or len(cpus))
+            blocks = core_blocks(n, cpus)
+            one_core_each = blocks is not None and len(blocks[0]) == 1
             self._cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None, silence_logs=logging.WARNING, protocol="tcp://",
-                env=worker_thread_env(n))
+                env=blas_single_thread_env() if one_core_each else {})
             self.client = distributed.Client(self._cluster, timeout=timeout)
         else:
             if not is_loopback(address):
@@ -197,6 +197,11 @@ class DaskEngine(_EngineBase):
             except (OSError, TimeoutError) as exc:
                 raise EngineError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self.scheduler_address = self.client.scheduler.address
+        from ._dask_setup import WorkerSetup
+
+        # every worker, also one that joins or is restarted later, pins (local cluster only)
+        # and imports the fitting stack before its first task, as the local worker does
+        self.client.register_plugin(WorkerSetup(blocks, WARM_MODULES + WARM_IDLE_MODULES))
         self._topic = f"brainfit-events-{uuid.uuid4().hex}"
         self._inbox: collections.deque = collections.deque()
         self._wake_r, self._wake_w = _wake_pair()

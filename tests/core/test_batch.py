@@ -212,6 +212,11 @@ def test_dask_engine_two_workers(first_batch, cells_dir, tmp_path):
         assert eng.scheduler_address.startswith("tcp://127.0.0.1:")  # loopback only
         assert eng.n_workers == 2
         assert all(a.startswith("tcp://127.0.0.1:") for a in eng.worker_addresses())
+        if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2:
+            # one worker per core: each (every thread, XLA's included) on a core of its own
+            placed = eng.client.run(_worker_cpus)
+            assert all(len(cpus) == 1 and len(cpus[0]) == 1 for cpus in placed.values())
+            assert len({cpus[0] for cpus in placed.values()}) == 2
         # events arrive, the last one before the result
         h = eng.submit(SlowJob(steps=4))
         seen = []
@@ -371,10 +376,19 @@ def test_fit_cell_compiles_once_per_bucket(tmp_path):
 
 
 def test_local_cluster_workers_get_their_share_of_the_cores():
-    from core.engine_dask import worker_thread_env
+    from core.cpu_affinity import core_blocks
 
-    assert worker_thread_env(1, cores=2) == {}  # a lone worker keeps XLA's threads
-    assert worker_thread_env(2, cores=8) == {}  # four cores each: nothing to limit
-    env = worker_thread_env(2, cores=2)
-    assert "intra_op_parallelism_threads=1" in env["XLA_FLAGS"]
-    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
+    assert core_blocks(1, [0, 1]) is None  # a lone worker keeps every core
+    assert core_blocks(3, [0, 1]) is None  # more workers than cores: they share anyway
+    assert core_blocks(2, [0, 1]) == [(0,), (1,)]
+    assert core_blocks(2, [2, 3, 5, 7, 8]) == [(2, 3), (5, 7)]  # disjoint, equal blocks
+
+
+def _worker_cpus():
+    import glob
+
+    import jax.numpy as jnp
+
+    (jnp.ones((64, 64)) @ jnp.ones((64, 64))).block_until_ready()  # XLA's pool exists now
+    return sorted({tuple(sorted(os.sched_getaffinity(int(t.rsplit("/", 1)[1]))))
+                   for t in glob.glob("/proc/self/task/*")})
