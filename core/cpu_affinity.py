@@ -29,21 +29,20 @@ def core_blocks(n_workers: int, cpus: list[int]) -> list[tuple[int, ...]] | None
     return [tuple(cpus[i * size:(i + 1) * size]) for i in range(n_workers)]
 
 
-def pin_process(cpus: tuple[int, ...]) -> bool:
-    """Restrict every thread of this process (and the threads it starts later) to ``cpus``.
-    False where the OS has no affinity call or refuses it."""
+def pin_process(cpus: tuple[int, ...]) -> None:
+    """Restrict every thread of this process (and the threads it starts later) to ``cpus``;
+    nothing where the OS has no affinity call. A thread that ended meanwhile is skipped."""
     if not hasattr(os, "sched_setaffinity"):
-        return False
+        return
     try:
         tids = [int(t) for t in os.listdir("/proc/self/task")]
     except OSError:
         tids = [0]
-    try:
-        for tid in tids:
+    for tid in tids:
+        try:
             os.sched_setaffinity(tid, set(cpus))
-    except OSError:
-        return False
-    return True
+        except OSError:  # the thread is gone, or the OS refuses: the others still get pinned
+            continue
 
 
 def blas_single_thread_env() -> dict[str, str]:

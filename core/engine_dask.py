@@ -201,7 +201,14 @@ class DaskEngine(_EngineBase):
 
         # every worker, also one that joins or is restarted later, pins (local cluster only)
         # and imports the fitting stack before its first task, as the local worker does
-        self.client.register_plugin(WorkerSetup(blocks, WARM_MODULES + WARM_IDLE_MODULES))
+        try:
+            self.client.register_plugin(WorkerSetup(blocks, WARM_MODULES + WARM_IDLE_MODULES))
+        except Exception as exc:  # noqa: BLE001 - a remote worker without brainfit, say
+            self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            raise EngineError(f"the Dask workers could not be set up ({type(exc).__name__}: "
+                              f"{exc}); brainfit must be installed on every worker") from exc
         self._topic = f"brainfit-events-{uuid.uuid4().hex}"
         self._inbox: collections.deque = collections.deque()
         self._wake_r, self._wake_w = _wake_pair()
