@@ -103,14 +103,14 @@ class _Bar:
 
 
 def run_evidence(args) -> int:
-    from core.training.ei_network import connectome_probabilities
+    from core.training.ei_network import DEFAULT_SURROGATE_PARAMS, connectome_probabilities
     from core.training.evidence import EvidenceTrainJob, gradient_agreement, make_config
 
     connectome = _value(args, "--connectome")
     p_matrix = connectome_probabilities(connectome) if connectome else None
     checkpoint = _value(args, "--checkpoint")
     surrogate = _value(args, "--surrogate")
-    sparams = {"alpha": 0.3, "width": 1.0} if surrogate == "relu_grad" else {}
+    sparams = dict(DEFAULT_SURROGATE_PARAMS) if surrogate == "relu_grad" else {}
     cfg = make_config(
         _value(args, "--method"), _value(args, "--neurons"), rule=_value(args, "--rule"),
         detach_recurrent=bool(_value(args, "--detach")), checkpoint=checkpoint or None,
