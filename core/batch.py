@@ -428,6 +428,16 @@ class _Task:
     extra: dict = field(default_factory=dict)
 
 
+def _estimated_cost(task: _Task) -> int:
+    """The bytes of a task's recordings: a fit's time grows with its samples. Tasks start
+    longest first so that parallel workers end together (the longest-processing-time rule)."""
+    total = 0
+    for f in task.cell.files:
+        with contextlib.suppress(OSError):
+            total += os.path.getsize(f)
+    return total
+
+
 def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike, *,
               model: str = "gif", methods: Sequence[str] = ("hybrid",),
               seeds: Sequence[int] = (0,), seconds: float | None = 60.0,
@@ -440,6 +450,8 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
     ``workers`` :class:`~core.engine.LocalEngine` s, closed at the end) and write the result files
     and the summary into ``out``. ``cells``: :class:`CellSpec` s or inputs for
     :func:`collect_cells`. With ``resume`` a task whose result file exists is not run again.
+    Tasks are submitted largest recordings first (:func:`_estimated_cost`); rows and the
+    summary keep the order given.
     ``buckets``: the :class:`~core.fitting.buckets.LengthBuckets` every task pads to (default
     :data:`~core.fitting.buckets.DEFAULT_BUCKETS`; None: no padding)."""
     t_start = time.perf_counter()
@@ -527,7 +539,7 @@ def run_batch(cells: Sequence[CellSpec] | Sequence[str], out: str | os.PathLike,
         end(task, row, "done")
 
     try:
-        for k, task in enumerate(pending):
+        for k, task in enumerate(sorted(pending, key=_estimated_cost, reverse=True)):
             job = BatchCellJob(task.cell.name, task.cell.files, model, task.method, task.seed,
                                seconds, evaluations, uncertainty,
                                name=f"batch:{task.cell.name}:{task.method}:{task.seed}",

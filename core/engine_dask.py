@@ -4,7 +4,8 @@
 core, ``threads_per_worker=1``, bound to 127.0.0.1, no dashboard); ``DaskEngine("tcp://host:8786")``
 (or ``tls://…``) attaches to a running scheduler, ``DaskEngine(cluster=obj)`` to a cluster object
 (``dask-jobqueue``'s ``SLURMCluster``, say). Unlike the local engines, jobs run *concurrently*, as
-many as the cluster has worker threads.
+many as the cluster has worker threads, and they start in the order they were submitted (each
+gets a Dask priority by submission; without one Dask starts the newest queued task first).
 
 - **Cancel**: each job gets a ``distributed.Event``; its ``is_cancelled()`` reads it (at most every
   ``cancel_poll`` s, the scheduler is not asked on every call). A job that has not started yet
@@ -238,7 +239,7 @@ class DaskEngine(_EngineBase):
             future = self.client.submit(
                 _run_on_worker, job, handle.id, self._topic, cancel_name, self.event_interval,
                 self.cancel_poll, key=f"{handle.name}-{uuid.uuid4().hex[:12]}", pure=False,
-                resources=resources)
+                resources=resources, priority=-handle.id)
         except Exception as exc:  # noqa: BLE001 - not picklable, scheduler gone
             raise EngineError(f"cannot send {handle.name!r} to Dask: {exc}") from exc
         self._jobs[handle.id] = (handle, future, flag)
