@@ -127,6 +127,32 @@ def test_rerun_skips_finished_cells(first_batch, cells_dir, engine):
     assert rows["broken"]["status"] == "failed"
 
 
+def test_largest_recordings_are_submitted_first_rows_keep_their_order(tmp_path):
+    sizes = {"small": 100, "large": 5000, "medium": 1000}
+    cells = []
+    for name, size in sizes.items():
+        path = tmp_path / f"{name}.h5"
+        path.write_bytes(b"x" * size)
+        cells.append(CellSpec(name, (str(path),)))
+    two = tmp_path / "two_files.h5"
+    two.write_bytes(b"x" * 600)
+    cells.append(CellSpec("two_files", (str(two), str(tmp_path / "medium.h5"))))  # 1600 bytes
+    submitted = []
+
+    class Refusing:  # records the order, runs nothing: every task fails at submission
+        def submit(self, job, resources=None):
+            submitted.append(job.cell)
+            raise RuntimeError("engine full")
+
+        def poll(self, timeout=0.0):
+            return False
+
+    result = run_batch(cells, tmp_path / "out", engine=Refusing(), resume=False)
+    assert submitted == ["large", "two_files", "medium", "small"]
+    assert [r["cell"] for r in result.rows] == ["small", "large", "medium", "two_files"]
+    assert all("engine full" in r["reason"] for r in result.rows)
+
+
 def test_manifest_maps_two_files_to_one_cell(tmp_path, engine):
     sweeps = _sweeps(1.2)
     write_recording(Recording(tuple(sweeps[:2])), tmp_path / "part1.h5")
