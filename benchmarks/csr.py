@@ -1,10 +1,14 @@
-"""Event-driven CSR matvec vs dense matmul vs jax.experimental.sparse (BCSR): speed.
+"""Event-driven CSR matvec vs dense matmul vs jax.experimental.sparse (BCSR) and, when it
+imports, brainevent (the BrainPy ecosystem's event-driven CSR, numba kernels on CPU): speed.
 
 y = x @ W with W random (fixed probability p) of shape (N, N), float32, and x with a given
 fraction of active presynaptic neurons. Forward uses bool spikes; forward+backward uses real
 values on the same active set and differentiates a scalar loss wrt x and the weights (dense: wrt
 the whole matrix; BCSR: wrt its data). Compile time is measured separately (lower + compile);
 run times are medians over repetitions, each ended with ``block_until_ready``.
+
+``ratio_event_vs_brainevent`` is our time over brainevent's (below 1: ours is faster); it needs
+``pip install brainevent numba`` (the ``bench`` extra).
 
 Prints one JSON document. Usage::
 
@@ -32,6 +36,11 @@ from jax.experimental import sparse as jsparse  # noqa: E402
 
 import core  # noqa: E402
 from core.ops import CSR, event_matvec  # noqa: E402
+
+try:  # the peer, optional
+    import brainevent  # noqa: E402
+except ImportError:  # pragma: no cover - depends on the environment
+    brainevent = None
 
 
 def _time(fn, args, reps):
@@ -73,6 +82,13 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
         mat = jsparse.BCSR((data, *pattern), shape=(n, n))
         return mat @ x
 
+    # brainevent: the same CSR (rows presynaptic), x @ W through its transposed kernels
+    be_data = jnp.reshape(jnp.asarray(csr.weights, jnp.float32), (-1,))
+    be_pattern = (jnp.asarray(csr.indices), jnp.asarray(csr.indptr))
+
+    def be_csr(data, pattern):
+        return brainevent.CSR((data, *pattern), shape=(n, n))
+
     out = {
         "N": n, "p": p, "nnz": csr.nnz, "row_width": csr.width,
         "homogeneous": homogeneous, "build_s": build_s, "activity": [],
@@ -98,6 +114,10 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
                 reps_sparse,
             ),
         }
+        if brainevent is not None:
+            row["forward"]["brainevent"] = _time(
+                lambda d, pat, x: brainevent.BinaryArray(x) @ be_csr(d, pat),
+                (be_data, be_pattern, spikes), reps_sparse)
 
         # forward + backward wrt x and weights
         def ev_loss(x, w, c, post, k=k):
@@ -109,6 +129,9 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
         def bcsr_loss(x, d, pat, post):
             return jnp.sum(jnp.tanh(bcsr_mv(d, pat, x)) * post)
 
+        def be_loss(x, d, pat, post):
+            return jnp.sum(jnp.tanh(x @ be_csr(d, pat)) * post)
+
         grad = lambda f: jax.grad(f, argnums=(0, 1))
         row["forward_backward"] = {
             "event": _time(grad(ev_loss), (xf, csr.weights, csr, post), reps_sparse),
@@ -117,6 +140,9 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
                 grad(bcsr_loss), (xf, bcsr_data, bcsr_pattern, post), reps_sparse
             ),
         }
+        if brainevent is not None:
+            row["forward_backward"]["brainevent"] = _time(
+                grad(be_loss), (xf, be_data, be_pattern, post), reps_sparse)
         for kind in ("forward", "forward_backward"):
             d = row[kind]
             dense_ms = d["dense"]["median_ms"]
@@ -124,9 +150,16 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
             d["speedup_event_vs_jax_sparse"] = (
                 d["jax_sparse_bcsr"]["median_ms"] / d["event"]["median_ms"]
             )
+            if "brainevent" in d:
+                d["ratio_event_vs_brainevent"] = (
+                    d["event"]["median_ms"] / d["brainevent"]["median_ms"])
         # correctness spot check against the dense product (same run)
         err = float(jnp.max(jnp.abs(event_matvec(xf, csr, k) - xf @ W)))
         row["max_abs_err_vs_dense"] = err
+        if brainevent is not None:
+            y_be = brainevent.BinaryArray(spikes) @ be_csr(be_data, be_pattern)
+            row["brainevent_max_abs_err_vs_dense"] = float(
+                jnp.max(jnp.abs(y_be - spikes.astype(W.dtype) @ W)))
         out["activity"].append(row)
     del W
     return out
@@ -153,6 +186,7 @@ def main(argv=None):
         "jax": jax.__version__,
         "core": core.__version__,
         "backend": jax.default_backend(),
+        "brainevent": getattr(brainevent, "__version__", None),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "results": results,
