@@ -8,7 +8,9 @@ the whole matrix; BCSR: wrt its data). Compile time is measured separately (lowe
 run times are medians over repetitions, each ended with ``block_until_ready``.
 
 ``ratio_event_vs_brainevent`` is our time over brainevent's (below 1: ours is faster); it needs
-``pip install brainevent numba`` (the ``bench`` extra).
+``pip install brainevent numba`` (the ``bench`` extra). With both installed our ``event_matvec``
+hands bool spikes to brainevent's kernels on CPU (``core/ops/_brainevent.py``); then
+``event_own_xla`` is our own XLA kernel on the same input.
 
 Prints one JSON document. Usage::
 
@@ -18,6 +20,7 @@ Prints one JSON document. Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -83,11 +86,12 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
         return mat @ x
 
     # brainevent: the same CSR (rows presynaptic), x @ W through its transposed kernels
+    # (its kernels read the pattern on the host: indices and indptr are constants here)
     be_data = jnp.reshape(jnp.asarray(csr.weights, jnp.float32), (-1,))
-    be_pattern = (jnp.asarray(csr.indices), jnp.asarray(csr.indptr))
+    be_pattern = (np.asarray(csr.indices), np.asarray(csr.indptr))
 
-    def be_csr(data, pattern):
-        return brainevent.CSR((data, *pattern), shape=(n, n))
+    def be_csr(data):
+        return brainevent.CSR((data, *be_pattern), shape=(n, n))
 
     out = {
         "N": n, "p": p, "nnz": csr.nnz, "row_width": csr.width,
@@ -114,10 +118,13 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
                 reps_sparse,
             ),
         }
+        if csr.peer_tasks is not None:  # ours dispatched to brainevent: time our XLA kernel too
+            own = dataclasses.replace(csr, peer_tasks=None)
+            row["forward"]["event_own_xla"] = _time(
+                lambda x, c, k=k: event_matvec(x, c, k), (spikes, own), reps_sparse)
         if brainevent is not None:
             row["forward"]["brainevent"] = _time(
-                lambda d, pat, x: brainevent.BinaryArray(x) @ be_csr(d, pat),
-                (be_data, be_pattern, spikes), reps_sparse)
+                lambda d, x: brainevent.BinaryArray(x) @ be_csr(d), (be_data, spikes), reps_sparse)
 
         # forward + backward wrt x and weights
         def ev_loss(x, w, c, post, k=k):
@@ -129,8 +136,8 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
         def bcsr_loss(x, d, pat, post):
             return jnp.sum(jnp.tanh(bcsr_mv(d, pat, x)) * post)
 
-        def be_loss(x, d, pat, post):
-            return jnp.sum(jnp.tanh(x @ be_csr(d, pat)) * post)
+        def be_loss(x, d, post):
+            return jnp.sum(jnp.tanh(x @ be_csr(d)) * post)
 
         grad = lambda f: jax.grad(f, argnums=(0, 1))
         row["forward_backward"] = {
@@ -142,7 +149,7 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
         }
         if brainevent is not None:
             row["forward_backward"]["brainevent"] = _time(
-                grad(be_loss), (xf, be_data, be_pattern, post), reps_sparse)
+                grad(be_loss), (xf, be_data, post), reps_sparse)
         for kind in ("forward", "forward_backward"):
             d = row[kind]
             dense_ms = d["dense"]["median_ms"]
@@ -157,7 +164,7 @@ def _bench_size(n, p, activities, reps_sparse, reps_dense, homogeneous, seed=0):
         err = float(jnp.max(jnp.abs(event_matvec(xf, csr, k) - xf @ W)))
         row["max_abs_err_vs_dense"] = err
         if brainevent is not None:
-            y_be = brainevent.BinaryArray(spikes) @ be_csr(be_data, be_pattern)
+            y_be = brainevent.BinaryArray(spikes) @ be_csr(be_data)
             row["brainevent_max_abs_err_vs_dense"] = float(
                 jnp.max(jnp.abs(y_be - spikes.astype(W.dtype) @ W)))
         out["activity"].append(row)

@@ -23,6 +23,10 @@ stored entry (summed to one number for the homogeneous variant).
 
 :func:`event_matmat` is the batched product ``X @ W``; ``jax.vmap(event_matvec)`` is folded into
 it (``jax.custom_batching.custom_vmap``), so a batch shares one overflow test.
+
+With brainevent and numba installed (the ``fast`` extra), the forward of *bool* spikes on CPU
+runs in brainevent's kernels (:mod:`core.ops._brainevent`, 5-7x faster than the XLA scatter);
+this kernel stays the reference, the fallback and the backward pass.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _brainevent
+
 Array = Any
 
 __all__ = ["CSR", "event_matvec", "event_matmat", "csr_matvec", "default_max_active"]
@@ -46,7 +52,7 @@ _INDEX = np.int32
 @partial(
     jax.tree_util.register_dataclass,
     data_fields=["indptr", "indices", "weights", "rows", "ell"],
-    meta_fields=["shape"],
+    meta_fields=["shape", "peer_tasks"],
 )
 @dataclasses.dataclass(frozen=True, eq=False)
 class CSR:
@@ -58,6 +64,7 @@ class CSR:
     rows: Array  # (nnz,) int32, presynaptic index of each entry
     ell: Array  # (n_pre + 1, width) int32, padded target table (see module doc)
     shape: tuple[int, int]
+    peer_tasks: int | None = None  # brainevent's task capacity when its kernels are used
 
     # ---- properties --------------------------------------------------------------------------
     @property
@@ -122,6 +129,7 @@ class CSR:
             rows=jnp.asarray(rows, dtype=_INDEX),
             ell=jnp.asarray(ell, dtype=_INDEX),
             shape=(n_pre, n_post),
+            peer_tasks=_brainevent.task_capacity(indptr.astype(_INDEX)),
         )
 
     @classmethod
@@ -247,12 +255,15 @@ def _event_1d(x, weights, indptr, ell, n_post, max_active, dtype):
     return y if jnp.ndim(weights) == 1 else y * weights.astype(dtype)
 
 
-def _forward_impl(X, weights, indptr, indices, rows, ell, n_post, max_active):
-    """``X @ W`` for ``X`` of shape ``(batch, n_pre)``; one overflow test for the batch."""
+def _forward_impl(X, weights, indptr, indices, rows, ell, n_post, max_active, peer=None):
+    """``X @ W`` for ``X`` of shape ``(batch, n_pre)``; one overflow test for the batch.
+    ``peer``: brainevent's task capacity (bool ``X`` then goes to its kernels)."""
     dtype = _out_dtype(X.dtype, weights.dtype)
     batch, n_pre = X.shape
     if indices.shape[0] == 0 or batch == 0:
         return jnp.zeros((batch, n_post), dtype)
+    if peer is not None and jnp.issubdtype(X.dtype, jnp.bool_) and _brainevent.enabled():
+        return _brainevent.forward(X, weights, indptr, indices, peer, n_pre, n_post, dtype)
     full = jax.vmap(lambda x: _full_1d(x, weights, indices, rows, n_post, dtype))
     if max_active >= n_pre:
         event = jax.vmap(lambda x: _event_1d(x, weights, indptr, ell, n_post, n_pre, dtype))
@@ -263,13 +274,13 @@ def _forward_impl(X, weights, indptr, indices, rows, ell, n_post, max_active):
 
 
 @cache
-def _forward_fn(n_post: int, max_active: int):
+def _forward_fn(n_post: int, max_active: int, peer: int | None):
     """The forward kernel for static (n_post, max_active), with a vmap rule that folds a new
     batch axis of ``X`` into the batch (so a vmapped batch shares one overflow test)."""
 
     @jax.custom_batching.custom_vmap
     def forward(X, weights, indptr, indices, rows, ell):
-        return _forward_impl(X, weights, indptr, indices, rows, ell, n_post, max_active)
+        return _forward_impl(X, weights, indptr, indices, rows, ell, n_post, max_active, peer)
 
     @forward.def_vmap
     def _rule(axis_size, in_batched, X, weights, indptr, indices, rows, ell):
@@ -288,21 +299,21 @@ def _forward_fn(n_post: int, max_active: int):
     return forward
 
 
-def _forward(X, weights, indptr, indices, rows, ell, n_post, max_active):
-    return _forward_fn(n_post, max_active)(X, weights, indptr, indices, rows, ell)
+def _forward(X, weights, indptr, indices, rows, ell, n_post, max_active, peer):
+    return _forward_fn(n_post, max_active, peer)(X, weights, indptr, indices, rows, ell)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(6, 7))
-def _matmat(X, weights, indptr, indices, rows, ell, n_post, max_active):
-    return _forward(X, weights, indptr, indices, rows, ell, n_post, max_active)
+@partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8))
+def _matmat(X, weights, indptr, indices, rows, ell, n_post, max_active, peer):
+    return _forward(X, weights, indptr, indices, rows, ell, n_post, max_active, peer)
 
 
-def _matmat_fwd(X, weights, indptr, indices, rows, ell, n_post, max_active):
-    Y = _forward(X, weights, indptr, indices, rows, ell, n_post, max_active)
+def _matmat_fwd(X, weights, indptr, indices, rows, ell, n_post, max_active, peer):
+    Y = _forward(X, weights, indptr, indices, rows, ell, n_post, max_active, peer)
     return Y, (X, weights, indptr, indices, rows, ell)
 
 
-def _matmat_bwd(n_post, max_active, res, G):
+def _matmat_bwd(n_post, max_active, peer, res, G):
     X, weights, indptr, indices, rows, ell = res
     n_pre, width = X.shape[-1], ell.shape[1]
     homogeneous = jnp.ndim(weights) == 0
@@ -349,7 +360,8 @@ def event_matmat(X, csr: CSR, max_active: int | None = None) -> Array:
     k = default_max_active(csr.n_pre) if max_active is None else int(max_active)
     if k < 1:
         raise ValueError("max_active must be >= 1")
-    return _matmat(X, csr.weights, csr.indptr, csr.indices, csr.rows, csr.ell, csr.n_post, k)
+    return _matmat(X, csr.weights, csr.indptr, csr.indices, csr.rows, csr.ell, csr.n_post, k,
+                   csr.peer_tasks)
 
 
 def event_matvec(x, csr: CSR, max_active: int | None = None) -> Array:
@@ -383,7 +395,7 @@ def _full_fwd(X, weights, indptr, indices, rows, ell, n_post):
 
 
 def _full_bwd(n_post, res, G):
-    return _matmat_bwd(n_post, None, res, G)
+    return _matmat_bwd(n_post, None, None, res, G)
 
 
 _matmat_full.defvjp(_full_fwd, _full_bwd)

@@ -239,3 +239,37 @@ def test_random_connectivity():
     x = _input(24, "float", shape=(300,))
     np.testing.assert_allclose(event_matvec(x, other, 20), x @ np.asarray(other.to_dense()),
                                rtol=1e-12, atol=1e-12)  # fmt: skip
+
+
+# ---- brainevent behind the forward (only where it is installed: the bench / fast extras) ----
+def _peer_enabled() -> bool:
+    from core.ops import _brainevent
+
+    return _brainevent.enabled()
+
+
+@pytest.mark.skipif(not _peer_enabled(), reason="brainevent is not in use (not installed: "
+                    "pip install brainfit-workbench[fast]; or BRAINFIT_CSR_KERNEL=own)")
+@pytest.mark.parametrize("homogeneous", [True, False])
+def test_brainevent_forward_equals_the_own_kernel_and_dense(homogeneous):
+    import dataclasses
+
+    W = _weights_dense(5, homogeneous)
+    csr = CSR.from_dense(W, homogeneous=homogeneous)
+    assert csr.peer_tasks is not None
+    own = dataclasses.replace(csr, peer_tasks=None)
+    X = jnp.asarray(_input(6, "bool", shape=(5, N_PRE)))
+    f = jax.jit(jax.vmap(lambda x, c: event_matvec(x, c, 12), in_axes=(0, None)))
+    np.testing.assert_allclose(f(X, csr), f(X, own), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(f(X, csr), np.asarray(X, float) @ W, rtol=1e-12, atol=1e-12)
+
+    def scan_sum(X, c):  # inside a scan, as a network step uses it
+        return jax.lax.scan(lambda acc, x: (acc + event_matvec(x, c, 12), None),
+                            jnp.zeros(N_POST, W.dtype), X)[0]
+
+    np.testing.assert_allclose(jax.jit(scan_sum)(X, csr), np.asarray(X, float).sum(0) @ W,
+                               rtol=1e-12, atol=1e-12)
+    # the weight gradient still comes from the own backward rule
+    g = lambda c: jax.grad(lambda w: jnp.sum(jnp.tanh(event_matvec(X[0], c.with_weights(w), 12))))(
+        c.weights)
+    np.testing.assert_allclose(g(csr), g(own), rtol=1e-12)
