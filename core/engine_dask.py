@@ -336,6 +336,11 @@ class DaskEngine(_EngineBase):
                     or time.monotonic() > deadline:
                 break
             time.sleep(0.01)
+        if future.status in ("lost", "pending"):
+            # its worker died holding the result (or before running it): Dask computes it again
+            # for the future we hold, so wait for that run instead of calling the job failed
+            future.add_done_callback(lambda _f, hid=job_id: self._post(("finished", hid)))
+            return
         self._ended.discard(job_id)
         self._jobs.pop(job_id, None)
         if handle.state != RUNNING and not handle.done():
