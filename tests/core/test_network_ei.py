@@ -121,3 +121,21 @@ def test_run_activity_and_schedule(result, net):
 def test_init_params_is_seeded():
     a, b = init_params(1), init_params(1)
     np.testing.assert_array_equal(np.asarray(a["w_rec"]), np.asarray(b["w_rec"]))
+
+
+def test_template_input_is_the_tasks_schedule_and_rates(net):
+    """The template's input comes from the task's generator: per trial, one side's group at the
+    cue rate in each cue window, recall group only
+    in the recall window, background throughout."""
+    task = net.task
+    assert net.trial_steps == task.T
+    cue_index = task.cue_index()
+    for trial in range(3):
+        ts = trial * task.T + np.arange(task.T)
+        rates = np.asarray(jax.jit(jax.vmap(lambda t: type(net).input_rates(net.static, t)))(ts))
+        left, right, recall, bg = rates.T
+        on = cue_index >= 0
+        np.testing.assert_array_equal((left > 0) | (right > 0), on)
+        assert not np.any((left > 0) & (right > 0))
+        np.testing.assert_array_equal(recall > 0, task.recall_mask() > 0)
+        np.testing.assert_allclose(bg, task.rate_bg)

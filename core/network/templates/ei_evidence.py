@@ -20,8 +20,9 @@ scale per pathway) times a Bernoulli(p) mask; the step uses ``|W|`` so Dale's la
 training.
 
 :func:`ei_step` is a pure, differentiable function of (params, state, input spikes) for BPTT and
-online training; :class:`EINetwork` wraps it for ``run_network`` with a trial schedule: each trial
-shows ``n_cues`` cues (each left or right at random, 40 Hz on that side's group) of ``cue_ms``
+online training; :class:`EINetwork` wraps it for ``run_network`` with the task's trial schedule
+and Poisson input (:mod:`core.tasks.evidence_accumulation`, trial after trial): each trial shows
+``n_cues`` cues (sides drawn as the task draws them, 40 Hz on that side's group) of ``cue_ms``
 separated by ``gap_ms``, then a delay, then the recall cue (40 Hz) for ``recall_ms``; the
 background group fires at 10 Hz throughout.
 """
@@ -40,6 +41,7 @@ from ...integrate import get_solver
 from ...models import GIF
 from ...params import ParamSpec
 from ...surrogate import get_surrogate
+from ...tasks.evidence_accumulation import EvidenceTask, input_rates, sample_sides, step_input
 from ..populations import layout
 from ..run import NetworkEngine, pack_bits, padded_size
 
@@ -166,9 +168,10 @@ class EINetwork(NetworkEngine):
         self.weights = init_params(self.seed, ne, ni, 4 * g, s["p"], s["s_in"], s["s_rec"],
                                    dtype=self.dtype)
         dt = self.dt
-        steps = lambda ms: max(1, int(round(ms / dt)))
-        self._sched = (steps(s["cue_ms"]), steps(s["cue_ms"] + s["gap_ms"]), s["n_cues"],
-                       steps(s["delay_ms"]), steps(s["recall_ms"]))
+        # the trial schedule and the Poisson input are the task's (core.tasks)
+        self.task = EvidenceTask(n_cues=s["n_cues"], cue_ms=s["cue_ms"], gap_ms=s["gap_ms"],
+                                 delay_ms=s["delay_ms"], recall_ms=s["recall_ms"], n_group=g,
+                                 rate_cue=s["rate_cue"], rate_bg=s["rate_bg"], dt=dt)
         self._static = EIStatic(ne, ni, 4 * g, dt, math.exp(-dt / s["tau_syn"]),
                                 math.exp(-dt / s["tau_out"]),
                                 (s["E_exc"] + s["V_offset"]) / s["V_scale"],
@@ -177,13 +180,11 @@ class EINetwork(NetworkEngine):
 
     @property
     def trial_steps(self) -> int:
-        cue, period, n_cues, delay, recall = self._sched
-        return n_cues * period + delay + recall
+        return self.task.T
 
     @property
     def static(self):
-        return (self._static, self._sched, self.n_neurons,
-                float(self.settings["rate_cue"]), float(self.settings["rate_bg"]))
+        return (self._static, self.task, self.n_neurons)
 
     @property
     def params(self):
@@ -194,20 +195,19 @@ class EINetwork(NetworkEngine):
                 "key": jax.random.key_data(jax.random.key(self.seed + 1))}
 
     @staticmethod
+    def trial_sides(static, t):
+        """``(trial, step in trial, (1, n_cues) cue sides)`` at global step ``t``: trial ``k``
+        draws its sides as the task does, from a key of its own."""
+        task = static[1]
+        trial, u = t // task.T, t % task.T
+        sides = sample_sides(jax.random.fold_in(jax.random.key(12345), trial), task, 1)
+        return trial, u, sides
+
+    @staticmethod
     def input_rates(static, t):
-        """Rates (Hz) of the four input groups at step ``t`` and the trial's cue sides."""
-        st, (cue, period, n_cues, delay, recall), _, rate_cue, rate_bg = static
-        L = n_cues * period + delay + recall
-        trial, u = t // L, t % L
-        c = u // period
-        in_cue = (c < n_cues) & (u % period < cue)
-        key = jax.random.fold_in(jax.random.key(12345), trial)
-        sides = jax.random.bernoulli(key, 0.5, (n_cues,))  # True: left
-        left = in_cue & sides[jnp.minimum(c, n_cues - 1)]
-        right = in_cue & ~sides[jnp.minimum(c, n_cues - 1)]
-        recall_on = u >= n_cues * period + delay
-        return jnp.stack([left * rate_cue, right * rate_cue, recall_on * rate_cue,
-                          jnp.asarray(rate_bg)]).astype(jnp.float32)
+        """Rates (Hz) of the four input groups at step ``t``."""
+        _, u, sides = EINetwork.trial_sides(static, t)
+        return input_rates(static[1], sides, u)[0]
 
     @staticmethod
     def voltage(static, carry):
@@ -216,13 +216,11 @@ class EINetwork(NetworkEngine):
 
     @staticmethod
     def step_fn(static, params, carry):
-        st, _, n_total, _, _ = static
+        st, task, n_total = static
         t = carry["t"]
-        rates = EINetwork.input_rates(static, t)
-        g = st.n_in // 4
-        key = jax.random.fold_in(jax.random.wrap_key_data(carry["key"]), t)
-        p = jnp.repeat(rates, g) * (st.dt / 1000.0)
-        x_in = (jax.random.uniform(key, (st.n_in,)) < p).astype(params["weights"]["w_in"].dtype)
+        trial, u, sides = EINetwork.trial_sides(static, t)
+        keys = jax.random.fold_in(jax.random.wrap_key_data(carry["key"]), trial)[None]
+        x_in = step_input(task, keys, sides, u, params["weights"]["w_in"].dtype)[0]
         state, z = ei_step(st, params["model"], params["weights"], carry["state"], x_in)
         spikes = jnp.concatenate([z > 0.5, x_in > 0.5])
         n_pad = padded_size(n_total)
