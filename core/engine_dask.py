@@ -338,7 +338,9 @@ class DaskEngine(_EngineBase):
             time.sleep(0.01)
         if future.status in ("lost", "pending"):
             # its worker died holding the result (or before running it): Dask computes it again
-            # for the future we hold, so wait for that run instead of calling the job failed
+            # for the future we hold, so wait for that run (and its own end mark) instead of
+            # calling the job failed
+            self._ended.discard(job_id)
             future.add_done_callback(lambda _f, hid=job_id: self._post(("finished", hid)))
             return
         self._ended.discard(job_id)

@@ -1,7 +1,7 @@
 """brainevent's event-driven CSR kernels behind :mod:`core.ops.csr`'s forward, when installed.
 
 brainevent (the BrainPy ecosystem's event-driven library) walks the active rows in a compiled
-numba kernel on CPU; the same work in XLA (compact, gather, scatter-add) measures 5-7x slower
+numba kernel on CPU; the same work in XLA (compact, gather, scatter-add) measures 5-9x slower
 (``benchmarks/csr.py``). So for *bool* spikes on the CPU backend, with ``brainevent`` and
 ``numba`` importable, the forward product runs there; our XLA kernel stays the fallback, the
 reference (tests compare the two) and the path for real-valued inputs, GPUs and the backward
@@ -34,10 +34,11 @@ def _kernels() -> Any:
         from brainevent._csr import binary
         from brainevent._csr.hybrid_config import hybrid_task_capacity
 
-        needed = (binary.binary_csrmv, binary.binary_csrmm, binary._workspace_from_task_operands)
+        for name in ("binary_csrmv", "binary_csrmm", "_workspace_from_task_operands"):
+            getattr(binary, name)
     except (ImportError, AttributeError):
         return None
-    return binary, hybrid_task_capacity, needed
+    return binary, hybrid_task_capacity
 
 
 def enabled() -> bool:
@@ -49,8 +50,7 @@ def task_capacity(indptr) -> int | None:
     """brainevent's task capacity for this pattern (host ``indptr``), or None when not used."""
     if not enabled():
         return None
-    _binary, capacity, _ = _kernels()
-    return int(capacity(indptr))
+    return int(_kernels()[1](indptr))
 
 
 def forward(X, weights, indptr, indices, capacity: int, n_pre: int, n_post: int, dtype):

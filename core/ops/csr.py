@@ -25,7 +25,7 @@ stored entry (summed to one number for the homogeneous variant).
 it (``jax.custom_batching.custom_vmap``), so a batch shares one overflow test.
 
 With brainevent and numba installed (the ``fast`` extra), the forward of *bool* spikes on CPU
-runs in brainevent's kernels (:mod:`core.ops._brainevent`, 5-7x faster than the XLA scatter);
+runs in brainevent's kernels (:mod:`core.ops._brainevent`, 5-9x faster than the XLA scatter);
 this kernel stays the reference, the fallback and the backward pass.
 """
 
