@@ -22,8 +22,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
-import jax
-import jax.numpy as jnp
+from core.lazy import jax, jnp
 
 SURROGATES: dict[str, type[Surrogate]] = {}
 

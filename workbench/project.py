@@ -22,7 +22,7 @@ from pathlib import Path
 
 import h5py
 
-from core import __version__
+from core import library_versions
 from core.errors import BrainfitError, RecordingError
 from core.io import read_brainfit_hdf5, write_recording
 from core.io.atomic import h5_target
@@ -34,12 +34,7 @@ LAYOUT_VERSION = 1
 
 
 def versions() -> dict[str, str]:
-    import jax
-    import numpy
-    import scipy
-
-    return {"brainfit": __version__, "jax": jax.__version__, "numpy": numpy.__version__,
-            "scipy": scipy.__version__}
+    return library_versions("jax", "numpy", "scipy")
 
 
 def _session_dict(session: Session) -> dict:

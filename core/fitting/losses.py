@@ -38,9 +38,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jax, jnp
 
 from ..errors import ParameterError
 

@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jax, jnp
 
 from ..errors import ParameterError, RecordingError, StimulusMissingError
 from ..integrate import get_solver, simulate_arrays

@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jnp
 
 from ..errors import RecordingError
 from ..events import SimulationProgress

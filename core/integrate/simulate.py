@@ -11,12 +11,11 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jax, jit, jnp
 
 from ..errors import DivergenceError, JobCancelled, ParameterError
 from ..surrogate import Surrogate, get_surrogate, heaviside
@@ -106,7 +105,7 @@ def simulate_arrays(model, stimulus, dt, state, *, solver: Solver, surrogate: Su
     return V, spikes, _status_of(jnp.where(valid, V, 0.0), model.v_limit), final
 
 
-@partial(jax.jit, static_argnames=("solver", "surrogate", "detach_reset", "unroll", "masked"))
+@jit(static_argnames=("solver", "surrogate", "detach_reset", "unroll", "masked"))
 def _simulate_chunk(model, stimulus, dt, state, n_valid, solver, surrogate, detach_reset, unroll,
                     masked):
     return simulate_arrays(model, stimulus, dt, state, solver=solver, surrogate=surrogate,

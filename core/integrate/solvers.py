@@ -10,8 +10,7 @@ import abc
 from dataclasses import dataclass
 from typing import ClassVar
 
-import jax
-import jax.numpy as jnp
+from core.lazy import jax, jnp
 
 SOLVERS: dict[str, type[Solver]] = {}
 

@@ -14,8 +14,7 @@ import abc
 import dataclasses
 from typing import Any, ClassVar
 
-import jax
-import jax.numpy as jnp
+from core.lazy import jax, jnp, register_dataclass_pytree
 
 from ..params import ParamSpec
 
@@ -30,7 +29,7 @@ def neuron_model(cls):
     for p in cls.PARAMS:
         setattr(cls, p.name, dataclasses.field(default=p.default))
     cls = dataclasses.dataclass(frozen=True, eq=False)(cls)
-    jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
+    register_dataclass_pytree(cls, data_fields=names, meta_fields=[])
     MODELS[cls.name] = cls
     return cls
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import jax.numpy as jnp
+from core.lazy import jnp
 
 from ..errors import ParameterError
 from ..params import ParamSpec

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import jax.numpy as jnp
+from core.lazy import jnp
 
 from ..params import ParamSpec
 from .base import NeuronModel, neuron_model

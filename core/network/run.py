@@ -28,14 +28,13 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from .. import __version__
+from core.lazy import jax, jit, jnp
+
+from .. import library_versions
 from ..errors import DivergenceError, JobCancelled, ParameterError
 from ..events import SimulationProgress
 from ..io.atomic import AtomicFile
@@ -110,7 +109,7 @@ class NetworkEngine(abc.ABC):
                 "populations": [p.as_dict() for p in self.populations], "settings": self.settings}
 
 
-@partial(jax.jit, static_argnames=("step_fn", "voltage", "static", "n_steps", "unroll", "v_limit"))
+@jit(static_argnames=("step_fn", "voltage", "static", "n_steps", "unroll", "v_limit"))
 def _run_chunk(params, carry, record, *, step_fn, voltage, static, n_steps, unroll, v_limit):
     def body(c, _):
         c, words, V = step_fn(static, params, c)
@@ -322,8 +321,7 @@ class H5NetworkWriter:
                        duration_ms=0.0, n_steps_done=0, elapsed_s=0.0, compile_s=0.0,
                        settings=json.dumps(meta["settings"], default=_jsonable),
                        populations=json.dumps(meta["populations"]),
-                       versions=json.dumps({"brainfit": __version__, "jax": jax.__version__,
-                                            "numpy": np.__version__}))
+                       versions=json.dumps(library_versions("jax", "numpy")))
         s = g.create_group("spikes")
         s.create_dataset("t", (0,), np.float64, maxshape=(None,), chunks=(1 << 16,))
         s.create_dataset("i", (0,), np.int32, maxshape=(None,), chunks=(1 << 16,))

@@ -10,8 +10,7 @@ evidence task (:mod:`core.tasks.evidence_accumulation`) and the EI template.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+from core.lazy import jax, jnp
 
 
 def transmitter_pulse(t_since_spike, amplitude: float = 0.5, t_max: float = 0.3,

@@ -20,8 +20,7 @@ import os
 from functools import cache
 from typing import Any
 
-import jax
-import jax.numpy as jnp
+from core.lazy import jax, jnp
 
 
 @cache

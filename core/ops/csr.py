@@ -32,13 +32,12 @@ this kernel stays the reference, the fallback and the backward pass.
 from __future__ import annotations
 
 import dataclasses
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from core.lazy import custom_vjp, jax, jnp, lax, register_dataclass_pytree
 
 from . import _brainevent
 
@@ -49,11 +48,6 @@ __all__ = ["CSR", "event_matvec", "event_matmat", "csr_matvec", "default_max_act
 _INDEX = np.int32
 
 
-@partial(
-    jax.tree_util.register_dataclass,
-    data_fields=["indptr", "indices", "weights", "rows", "ell"],
-    meta_fields=["shape", "peer_tasks"],
-)
 @dataclasses.dataclass(frozen=True, eq=False)
 class CSR:
     """Sparse connectivity ``W`` of shape ``(n_pre, n_post)`` (rows = presynaptic neurons)."""
@@ -158,7 +152,7 @@ class CSR:
         n_post: int,
         p: float,
         weight=1.0,
-        dtype=jnp.float32,
+        dtype=np.float32,
         *,
         self_connections: bool = True,
         homogeneous: bool = True,
@@ -209,6 +203,12 @@ class CSR:
         """Dense ``(n_pre, n_post)`` matrix (traceable; differentiable in ``weights``)."""
         w = jnp.broadcast_to(self.weights, self.indices.shape)
         return jnp.zeros(self.shape, self.dtype).at[self.rows, self.indices].add(w)
+
+
+register_dataclass_pytree(
+    CSR, data_fields=["indptr", "indices", "weights", "rows", "ell"],
+    meta_fields=["shape", "peer_tasks"],
+)
 
 
 def default_max_active(n_pre: int) -> int:
@@ -303,7 +303,6 @@ def _forward(X, weights, indptr, indices, rows, ell, n_post, max_active, peer):
     return _forward_fn(n_post, max_active, peer)(X, weights, indptr, indices, rows, ell)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8))
 def _matmat(X, weights, indptr, indices, rows, ell, n_post, max_active, peer):
     return _forward(X, weights, indptr, indices, rows, ell, n_post, max_active, peer)
 
@@ -337,7 +336,7 @@ def _matmat_bwd(n_post, max_active, peer, res, G):
     return dX, dW.astype(weights.dtype), None, None, None, None
 
 
-_matmat.defvjp(_matmat_fwd, _matmat_bwd)
+_matmat = custom_vjp(_matmat, _matmat_fwd, _matmat_bwd, nondiff_argnums=(6, 7, 8))
 
 
 # ---- public API ------------------------------------------------------------------------------
@@ -383,7 +382,6 @@ def csr_matvec(x, csr: CSR) -> Array:
     )[0]
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(6,))
 def _matmat_full(X, weights, indptr, indices, rows, ell, n_post):
     dtype = _out_dtype(X.dtype, weights.dtype)
     return jax.vmap(lambda x: _full_1d(x, weights, indices, rows, n_post, dtype))(X)
@@ -398,4 +396,4 @@ def _full_bwd(n_post, res, G):
     return _matmat_bwd(n_post, None, None, res, G)
 
 
-_matmat_full.defvjp(_full_fwd, _full_bwd)
+_matmat_full = custom_vjp(_matmat_full, _full_fwd, _full_bwd, nondiff_argnums=(6,))

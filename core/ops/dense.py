@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+from core.lazy import jnp
 
 
 def dense_matvec(x, W):

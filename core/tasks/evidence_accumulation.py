@@ -28,9 +28,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jax, jnp
 
 from ..errors import ParameterError
 
@@ -196,7 +196,7 @@ def input_rates(task: EvidenceTask, sides: Array, t) -> Array:
                       bg * task.rate_bg], axis=-1).astype(jnp.float32)
 
 
-def step_input(task: EvidenceTask, keys, sides: Array, t, dtype=jnp.float32) -> Array:
+def step_input(task: EvidenceTask, keys, sides: Array, t, dtype=np.float32) -> Array:
     """Input spikes (batch, n_in) at step ``t``: neuron ``k`` of trial ``b`` fires when
     ``uniform(fold_in(keys[b], t))[k] < rate * dt``. Generated inside the time loop, so a
     trial's input never has to be held in memory."""
@@ -216,12 +216,12 @@ def trial_batch(seed: int, index, task: EvidenceTask, batch: int):
     return keys, sides, labels_from_sides(sides)
 
 
-def materialise(task: EvidenceTask, keys, sides: Array, dtype=jnp.float32) -> Array:
+def materialise(task: EvidenceTask, keys, sides: Array, dtype=np.float32) -> Array:
     """The whole input (T, batch, n_in) of a batch, step by step as :func:`step_input`."""
     return jax.vmap(lambda t: step_input(task, keys, sides, t, dtype))(jnp.arange(task.T))
 
 
-def sample_batch(seed: int, index, task: EvidenceTask, batch: int, dtype=jnp.float32):
+def sample_batch(seed: int, index, task: EvidenceTask, batch: int, dtype=np.float32):
     """``(x (T, batch, n_in), labels (batch,), sides (batch, n_cues))`` of one batch."""
     keys, sides, labels = trial_batch(seed, index, task, batch)
     return materialise(task, keys, sides, dtype), labels, sides

@@ -20,13 +20,11 @@ differentiated by JAX through the surrogate spikes and the CSR operator's custom
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from core.lazy import custom_vjp, jax, jnp, lax
 
 from .ei_network import (
     EINetConfig,
@@ -42,7 +40,6 @@ from .ei_network import (
 Array = Any
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(1,))
 def clip_cotangent(tree, max_norm: float):
     """Identity forward; backward, scales each trial's cotangent (leading axis) of ``tree`` to a
     norm of at most ``max_norm``."""
@@ -62,7 +59,7 @@ def _clip_bwd(max_norm, _, g):
                                    .astype(x.dtype), g),)
 
 
-clip_cotangent.defvjp(_clip_fwd, _clip_bwd)
+clip_cotangent = custom_vjp(clip_cotangent, _clip_fwd, _clip_bwd, nondiff_argnums=(1,))
 
 
 def scan_checkpointed(body, carry, xs, segment: int | None):

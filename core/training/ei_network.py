@@ -46,10 +46,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from core.lazy import jax, jnp, lax, register_dataclass_pytree
 
 from ..errors import ParameterError
 from ..ops.csr import CSR, event_matmat
@@ -294,8 +293,7 @@ class Structure:
     csr_in: CSR  # (n_in, n), all-to-all
 
 
-jax.tree_util.register_dataclass(Structure, data_fields=["csr_e", "csr_i", "csr_in"],
-                                 meta_fields=[])
+register_dataclass_pytree(Structure, data_fields=["csr_e", "csr_i", "csr_in"], meta_fields=[])
 
 
 def init_network(cfg: EINetConfig, seed: int = 0) -> tuple[Structure, dict]:
@@ -376,7 +374,7 @@ def _buffer(max_active: int | None, n_pre: int) -> int:
 STATE = ("v", "I1", "I2", "theta", "ref", "g_e", "g_i", "zeta", "z")
 
 
-def init_state(c: Constants, batch: int, dtype=jnp.float32) -> dict:
+def init_state(c: Constants, batch: int, dtype=np.float32) -> dict:
     zero = jnp.zeros((batch, c.n), dtype)
     return {k: zero for k in STATE}
 

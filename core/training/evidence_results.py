@@ -23,13 +23,9 @@ LAYOUT = "brainfit-evidence-train-1"
 
 
 def versions() -> dict[str, str]:
-    import jax
-    import optax
+    from .. import library_versions
 
-    from .. import __version__
-
-    return {"brainfit": __version__, "jax": jax.__version__, "optax": optax.__version__,
-            "numpy": np.__version__}
+    return library_versions("jax", "optax", "numpy")
 
 
 def fit_weights(w: np.ndarray, kind: str) -> dict[str, float]:

@@ -41,10 +41,9 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from core.lazy import jax, jnp, lax
 
 from ..errors import ParameterError
 from ..surrogate import Surrogate, get_surrogate

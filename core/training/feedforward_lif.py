@@ -4,13 +4,11 @@ the whole-window scan with its hand-written backward pass (see :mod:`core.traini
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from core.lazy import custom_vjp, jnp, lax
 
 from ..surrogate import Surrogate, heaviside
 
@@ -53,7 +51,6 @@ def _scan_forward(layer, beta, I, V0, r0):
     return S, VT, rT, res
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
 def lif_scan(layer: LIFLayer, beta: float, surrogate: Surrogate, I, V0, r0):
     """The membrane update of one layer over a whole window: ``I`` (T, ...) -> spikes (T, ...),
     final ``V`` and refractory clock. Same forward as ``T`` calls of :func:`lif_step`; the
@@ -101,7 +98,7 @@ def _lif_scan_bwd(layer, beta, surrogate, saved, cts):
     return gI, gV0, None
 
 
-lif_scan.defvjp(_lif_scan_fwd, _lif_scan_bwd)
+lif_scan = custom_vjp(lif_scan, _lif_scan_fwd, _lif_scan_bwd, nondiff_argnums=(0, 1, 2))
 
 
 AUTO_BLOCK_ELEMENTS = 1 << 19  # ~2 MiB of float32 per layer block: stays in a CPU's L2/L3

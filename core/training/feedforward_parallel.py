@@ -12,11 +12,11 @@ The loss is the weighted mean cross-entropy ``sum_i w_i CE_i / sum_i w_i``; padd
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+
+from core.lazy import jax, jnp
 
 from ..errors import ParameterError
 from .feedforward import FeedForwardSNN

@@ -166,13 +166,9 @@ class FeedForwardTrainResult:
 
 
 def _versions() -> dict[str, str]:
-    import jax
-    import optax
+    from .. import library_versions
 
-    from .. import __version__
-
-    return {"brainfit": __version__, "jax": jax.__version__, "optax": optax.__version__,
-            "numpy": np.__version__}
+    return library_versions("jax", "optax", "numpy")
 
 
 def _batches(n: int, batch: int, rng: np.random.Generator | None):

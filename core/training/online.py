@@ -45,10 +45,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from core.lazy import jax, jnp, lax
 
 from ..errors import ParameterError
 from .ei_network import (

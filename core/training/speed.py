@@ -368,7 +368,7 @@ class SynapseRaceJob:
         result = SynapseRaceResult(config=self.config(), backend=_backend())
         n = self.n
         csr = CSR.random(jax.random.PRNGKey(self.seed), n, n, self.p,
-                         weight=lambda rng, m: rng.normal(size=m), dtype=jnp.float32,
+                         weight=lambda rng, m: rng.normal(size=m), dtype=np.float32,
                          homogeneous=False)
         W = _block(jax.jit(CSR.to_dense)(csr))
         rng = np.random.default_rng(self.seed + 1)

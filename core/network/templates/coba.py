@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jax, jnp
 
 from ...errors import ParameterError
 from ...params import ParamSpec
@@ -93,7 +93,7 @@ class CobaNetwork(NetworkEngine):
 
     template = "coba"
 
-    def __init__(self, seed: int = 0, dtype=jnp.float32, unroll: int = 1,
+    def __init__(self, seed: int = 0, dtype=np.float32, unroll: int = 1,
                  delivery: str | None = None, **params):
         unknown = set(params) - set(DEFAULTS)
         if unknown:

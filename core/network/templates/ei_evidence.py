@@ -32,9 +32,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jax, jnp
 
 from ...errors import ParameterError
 from ...integrate import get_solver
@@ -91,7 +91,7 @@ class EIStatic:
 
 
 def init_params(key_or_seed, n_exc=320, n_inh=80, n_in=100, p=0.1, s_in=0.25, s_rec=0.05,
-                n_out=2, dtype=jnp.float32) -> dict:
+                n_out=2, dtype=np.float32) -> dict:
     """Weights ``|N(0,1)| * sqrt(s / n_in)`` masked with probability ``p`` (recurrent, no
     autapses; inputs all-to-all); rows are presynaptic. Magnitudes: the sign follows Dale's law
     (rows ``< n_exc`` excite, the rest inhibit)."""
@@ -108,7 +108,7 @@ def init_params(key_or_seed, n_exc=320, n_inh=80, n_in=100, p=0.1, s_in=0.25, s_
             "b_out": jnp.zeros(n_out, dtype)}
 
 
-def scaled_gif(s: dict, n: int, dtype=jnp.float32) -> GIF:
+def scaled_gif(s: dict, n: int, dtype=np.float32) -> GIF:
     """core GIF in scaled units: rest/reset 0, threshold 1, R divided by V_scale."""
     return GIF(tau_V=s["tau_V"], R=s["R"] / s["V_scale"], V_rest=0.0, V_reset=0.0, V_th=1.0,
                A1=s["A1"], A2=s["A2"]).astype(dtype)
@@ -134,7 +134,7 @@ def ei_step(static: EIStatic, model: GIF, params: dict, state: dict, x_in):
     return {"neuron": neuron, "g_e": g_e, "g_i": g_i, "y": y, "z": z}, z
 
 
-def init_state(model: GIF, n: int, n_out: int = 2, dtype=jnp.float32) -> dict:
+def init_state(model: GIF, n: int, n_out: int = 2, dtype=np.float32) -> dict:
     return {"neuron": model.init_state((n,), dtype), "g_e": jnp.zeros(n, dtype),
             "g_i": jnp.zeros(n, dtype), "y": jnp.zeros(n_out, dtype), "z": jnp.zeros(n, dtype)}
 
@@ -145,7 +145,7 @@ class EINetwork(NetworkEngine):
     template = "ei"
     unroll = 2
 
-    def __init__(self, seed: int = 0, dtype=jnp.float32, **params):
+    def __init__(self, seed: int = 0, dtype=np.float32, **params):
         unknown = set(params) - set(DEFAULTS)
         if unknown:
             raise ParameterError(f"ei has no parameter(s) {', '.join(sorted(unknown))}")

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from core.lazy import jax, jnp
 
 from ...errors import ParameterError
 from ...integrate.solvers import RK4
@@ -177,7 +177,7 @@ class AntennalLobe(NetworkEngine):
     unroll = 1
     v_limit = 500.0
 
-    def __init__(self, seed: int = 0, dtype=jnp.float32, **params):
+    def __init__(self, seed: int = 0, dtype=np.float32, **params):
         unknown = set(params) - set(DEFAULTS)
         if unknown:
             raise ParameterError(f"antennal-lobe has no parameter(s) "
