@@ -24,7 +24,6 @@ class ConvergencePlot(pg.GraphicsLayoutWidget):
         self.by_time = self.addPlot(row=0, col=1)
         for plot, xlabel in ((self.by_evals, "evaluations"), (self.by_time, "wall time (s)")):
             plot.setLogMode(x=False, y=True)
-            plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("bottom", xlabel)
             plot.setLabel("left", "best loss")
             plot.getAxis("left").enableAutoSIPrefix(False)

@@ -64,7 +64,6 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
         self.traces = self.addPlot(row=2, col=0)
         for plot, ylabel in ((self.raster, "neuron"), (self.rates, "rate (Hz)"),
                              (self.traces, "V (mV)")):
-            plot.showGrid(x=True, y=True, alpha=0.12)
             plot.setLabel("left", ylabel)
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(58)

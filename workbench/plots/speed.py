@@ -25,7 +25,6 @@ REDRAW_MS = 100
 
 def _style(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     plot.setTitle(title, size="10pt")
-    plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setLabel("bottom", xlabel)
     plot.setLabel("left", ylabel)
     for side in ("left", "bottom"):

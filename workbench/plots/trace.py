@@ -14,7 +14,6 @@ CURRENT_PEN = pg.mkPen("#2a6fb0", width=1)
 def _configure(plot: pg.PlotItem) -> None:
     plot.setClipToView(True)
     plot.setDownsampling(auto=True, mode="peak")
-    plot.showGrid(x=True, y=True, alpha=0.15)
 
 
 class TracePlot(pg.GraphicsLayoutWidget):

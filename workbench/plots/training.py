@@ -29,7 +29,6 @@ DASH = pg.mkPen("#999999", style=pg.QtCore.Qt.PenStyle.DashLine)
 
 
 def _style(plot, left: str, bottom: str | None = None) -> None:
-    plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setLabel("left", left)
     if bottom:
         plot.setLabel("bottom", bottom)
