@@ -31,7 +31,7 @@ from .losses import LossSpec, gamma_factor, threshold_crossings
 from .objective import Objective
 from .optimizers import Budget, get_optimizer
 from .results import FitResult
-from .starts import DataDefaults, data_defaults
+from .starts import DataDefaults, data_defaults, measured_passive
 
 HELD_OUT_FRACTION = 0.4
 SPIKE_THRESHOLD = -20.0
@@ -119,6 +119,23 @@ def cell_defaults(train, model: str, measurements=None, buckets=None) -> DataDef
     if not (th_name and th_name in defaults.free):
         return defaults
     best, g_loss = _threshold_screen(defaults, V, I, dt, spikes, th_name, buckets=buckets)
+    if measured_passive(measurements) is not None:
+        # The step deflections measure the membrane where the steps took it (often below rest,
+        # with a sag); a rectifying cell's membrane near threshold differs, and a linear model
+        # has one. The regression on every subthreshold sample, inter-spike intervals included,
+        # is the other candidate: the one whose threshold screen predicts the training spikes
+        # better is used.
+        other = data_defaults(model, V, I, dt, spikes, measurements=measurements,
+                              measured_membrane=False)
+        o_best, o_loss = _threshold_screen(other, V, I, dt, spikes, th_name, buckets=buckets)
+        if o_loss < g_loss:
+            r_measured, r_regressed = defaults.values["R"], other.values["R"]
+            note = (f"membrane from the regression on the inter-spike intervals (R "
+                    f"{r_regressed:.4g} MOhm): its threshold screen predicts the training spikes "
+                    f"better (gamma loss {o_loss:.3g}) than the step deflections' (R "
+                    f"{r_measured:.4g} MOhm, {g_loss:.3g})")
+            defaults = dataclasses.replace(other, notes=other.notes + (note,))
+            best, g_loss = o_best, o_loss
     v_th = best[th_name]
     lo, hi = defaults.bounds[th_name]
     quarter = max(hi - lo, 8.0) / 4.0

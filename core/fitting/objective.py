@@ -36,6 +36,7 @@ from ..integrate import get_solver, simulate_arrays
 from ..models import MODELS, NeuronModel
 from ..surrogate import Surrogate, get_surrogate
 from .losses import (
+    RATE_SCALE_WEIGHT,
     GammaResult,
     LossSpec,
     exp_filter,
@@ -153,12 +154,18 @@ def _compiled(static: _Static) -> dict[str, Any]:
             return jnp.mean(sq)
         return jnp.sum(jnp.where(c["mask"], sq, 0.0)) / c["n_real"]
 
-    def spike_distance(spikes, c):
+    def distance_at(spikes, c, tau):
         if not static.padded:
-            return van_rossum(spikes, c["S_data"], c["dt"], c["vr_tau"])
-        diff = exp_filter(spikes - c["S_data"], c["dt"], c["vr_tau"])
-        return (jnp.sum(jnp.where(c["mask"], diff**2, 0.0)) / c["n_sweeps"]
-                * c["dt"] / c["vr_tau"])
+            return van_rossum(spikes, c["S_data"], c["dt"], tau)
+        diff = exp_filter(spikes - c["S_data"], c["dt"], tau)
+        return jnp.sum(jnp.where(c["mask"], diff**2, 0.0)) / c["n_sweeps"] * c["dt"] / tau
+
+    def spike_distance(spikes, c):
+        """The spike-timing term at its two time scales (LossSpec); a rate_tau of 0 is off."""
+        rate_tau = jnp.maximum(c["rate_tau"], c["vr_tau"])
+        rate = jnp.where(c["rate_tau"] > 0,
+                         RATE_SCALE_WEIGHT * distance_at(spikes, c, rate_tau), 0.0)
+        return distance_at(spikes, c, c["vr_tau"]) + rate
 
     def loss(z, c):
         V, spikes, status = run(z, c)
@@ -400,6 +407,7 @@ class Objective:
             "dt": jnp.asarray(self.dt),
             "w_spike": jnp.asarray(float(self.loss_spec.spike_weight)),
             "vr_tau": jnp.asarray(float(self.loss_spec.vr_tau)),
+            "rate_tau": jnp.asarray(float(self.loss_spec.rate_tau)),
         }
         if buckets is not None:
             self._consts.update(self._padding(V, I, data_spikes))

@@ -118,16 +118,18 @@ def measured_passive(measurements) -> dict[str, float] | None:
 
 
 def data_defaults(model: str, V, I, dt: float, spike_times, *,
-                  v_threshold: float | None = None, measurements=None) -> DataDefaults:
+                  v_threshold: float | None = None, measurements=None,
+                  measured_membrane: bool = True) -> DataDefaults:
     """Start values, bounds and free set of ``model`` for sweeps ``V``, ``I`` (mV, nA) whose
     spikes are ``spike_times`` (ms per sweep). ``v_threshold``: the measured spike threshold
     (dV/dt criterion), if known; ``measurements``: the cell's
     :class:`~core.features.CellMeasurements` (for step protocols their membrane, measured from
-    the deflections, replaces the regression's, which steps constrain poorly)."""
+    the deflections, replaces the regression's, which steps constrain poorly, unless
+    ``measured_membrane`` is False)."""
     if model not in MODELS:
         raise ParameterError(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     spiking = any(np.size(s) for s in spike_times)
-    passive = measured_passive(measurements)
+    passive = measured_passive(measurements) if measured_membrane else None
     if v_threshold is None and measurements is not None and measurements.v_threshold is not None:
         v_threshold = float(measurements.v_threshold)
     stage1 = fit_subthreshold(V, I, dt, spike_times, "gif" if model == "gif" else "lif",

@@ -1,5 +1,5 @@
 """Data-derived defaults on real cells: the membrane of a step protocol comes from the measured
-deflections, the GIF is staged (threshold and its movement fitted, reset clamped for the
+deflections unless the regression's predicts the training spikes better, the GIF is staged (threshold and its movement fitted, reset clamped for the
 measured post-spike window), and the default start spikes where the cell spikes."""
 
 import numpy as np
@@ -53,6 +53,27 @@ def test_default_gif_start_spikes_on_sweep_12(steps_0018):
     assert n_data > 5
     assert n_model > 0, "the data-derived start must spike where the cell spikes"
     assert 0.25 * n_data <= n_model <= 4 * n_data
+
+
+def test_membrane_near_threshold_chosen_by_the_training_spikes_predicts_the_ramp(steps_0018,
+                                                                                  shared_data):
+    """This cell rectifies: its -50 pA step measures 101 MOhm, its membrane between spikes acts
+    like 276. The regression's membrane screens better on the training spikes, so the default
+    start uses it, and with it the start alone predicts the slow ramps of another file (spikes
+    only near 70-100 pA), which the deflections' membrane leaves silent."""
+    part = steps_0018.select([2, 8, 12], (100.0, 700.0))
+    d = cell_defaults(part, "gif")
+    assert any("regression on the inter-spike intervals" in n for n in d.notes)
+    assert d.values["R"] > 1.5 * measure_cell(part).r_in
+    ramp = open_cell([shared_data / "real" / "171116sh_0016.abf"])
+    counts = []
+    for sweep in ramp.sweeps:
+        n_data = threshold_crossings(sweep.V, sweep.dt, SPIKE_THRESHOLD).size
+        n_model = int(np.sum(simulate(GIF(**d.values), sweep.I, sweep.dt).spikes))
+        counts.append((n_data, n_model))
+    assert sum(n for n, _ in counts) >= 8, counts
+    assert all(abs(m - n) <= max(2, 0.2 * n) for n, m in counts), counts
+    assert counts[-1][1] > 0, counts
 
 
 def test_setup_job_measures_and_derives_defaults_and_names_a_missing_current(steps_0018):

@@ -29,7 +29,13 @@ from core.fitting import (
     gamma_factor,
     run_fit,
 )
-from core.fitting.losses import coincidences, exp_filter, spike_train, van_rossum
+from core.fitting.losses import (
+    RATE_SCALE_WEIGHT,
+    coincidences,
+    exp_filter,
+    spike_train,
+    van_rossum,
+)
 from core.fitting.optimizers import Tracker, lockstep_lbfgsb
 from core.integrate import simulate
 from core.io import Recording, Sweep
@@ -145,6 +151,57 @@ def test_van_rossum_matches_numpy_loop():
     assert float(van_rossum(a, b, dt, tau)) == pytest.approx(np.mean(total) * dt / tau, rel=1e-10)
     assert np.allclose(exp_filter(a, dt, tau)[-1], _np_filter(a, dt, tau))
     assert spike_train([np.array([0.0, 0.3])], 5, 0.1)[:, 0].tolist() == [1, 0, 0, 1, 0]
+
+
+def _np_van_rossum(a, b, dt, tau):
+    fa, fb, total = np.zeros(a.shape[1]), np.zeros(a.shape[1]), np.zeros(a.shape[1])
+    for k in range(a.shape[0]):
+        fa = fa * np.exp(-dt / tau) + a[k]
+        fb = fb * np.exp(-dt / tau) + b[k]
+        total += (fa - fb) ** 2
+    return np.mean(total) * dt / tau
+
+
+@pytest.mark.parametrize("rate_tau", [0.0, 200.0])
+def test_spike_term_is_van_rossum_at_both_time_scales(gif_problem, rate_tau):
+    """loss - MSE = w (D_vR^2(10 ms) + 4 D_vR^2(rate_tau)), the distances by a NumPy loop on the
+    model's own spikes (a rate_tau of 0 leaves the second out)."""
+    p = gif_problem
+    w = 50.0
+    obj = Objective("gif", p["V"], p["I"], p["dt"], list(GIF_TRUTH), data_spikes=p["spikes"],
+                    bounds={"A1": (0.03, 3.0), "A2": (-1.0, -0.01), "tau_I1": (0.5, 50.0),
+                            "tau_I2": (10.0, 1000.0)},
+                    loss=LossSpec(spike_weight=w, rate_tau=rate_tau))
+    z = np.array([0.3, 0.6, 0.2, 0.8])
+    V, S, _ = obj.simulate(z)
+    data = spike_train(p["spikes"], V.shape[1], p["dt"])
+    expected = _np_van_rossum(S.T, data, p["dt"], 10.0)
+    if rate_tau:
+        expected += RATE_SCALE_WEIGHT * _np_van_rossum(S.T, data, p["dt"], rate_tau)
+    term = obj.batch("loss", z[None])[0] - obj.batch("mse", z[None])[0]
+    assert term == pytest.approx(w * expected, rel=1e-9)
+
+
+def test_rate_scale_makes_a_displaced_spike_cheaper_than_a_missing_one():
+    """At 10 ms alone a spike 40 ms late costs twice none (the silent model is the gradient's
+    nearest optimum); with the weighted 200 ms scale added it costs clearly less, and one
+    150 ms late still costs more than none."""
+    dt, n = 1.0, 600
+    data, silent = np.zeros((n, 1)), np.zeros((n, 1))
+    data[200, 0] = 1.0
+
+    def costs(lag):
+        late = np.zeros((n, 1))
+        late[200 + lag, 0] = 1.0
+        return {tau: (float(van_rossum(late, data, dt, tau)),
+                      float(van_rossum(silent, data, dt, tau))) for tau in (10.0, 200.0)}
+
+    d = costs(40)
+    assert d[10.0][0] >= 1.9 * d[10.0][1]
+    w = RATE_SCALE_WEIGHT
+    assert d[10.0][0] + w * d[200.0][0] < 0.8 * (d[10.0][1] + w * d[200.0][1])
+    far = costs(150)
+    assert far[10.0][0] + w * far[200.0][0] > far[10.0][1] + w * far[200.0][1]
 
 
 def _np_filter(a, dt, tau):
@@ -418,3 +475,7 @@ def test_optimizer_failures(gif_objective):
         Budget(evaluations=0)
     with pytest.raises(ParameterError):
         LossSpec(vr_tau=-1.0)
+    with pytest.raises(ParameterError):
+        LossSpec(rate_tau=-1.0)
+    with pytest.raises(ParameterError):
+        LossSpec(rate_tau=float("nan"))
