@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import Qt
 
+from tests.gui.flows import setup_short_gif_fit
 from tests.leaks import Snapshot, new_threads
 from workbench.project import load_project
 from workbench.resources import example_recording_path
@@ -15,21 +15,8 @@ from workbench.resources import example_recording_path
 
 def _setup_gif_fit(window, methods, budget):
     window.open_recording(example_recording_path())
-    panel = window.model_panel
-    panel.model_box.setCurrentIndex(panel.model_box.findData("gif"))
+    setup_short_gif_fit(window, methods, budget)
     s = window.session
-    # a short window over one spiking sweep keeps the test fast
-    window.recording_panel.start.setValue(90.0)
-    window.recording_panel.stop.setValue(250.0)
-    for k in range(window.recording_panel.sweeps.count()):
-        item = window.recording_panel.sweeps.item(k)
-        item.setCheckState(Qt.CheckState.Checked if k == 3 else Qt.CheckState.Unchecked)
-    for name in s.parameters:  # free: R and tau_V only
-        s.set_parameter(name, free=name in ("R", "tau_V"))
-    for name, box in window.optimizer_panel.method_boxes.items():
-        box.setChecked(name in methods)
-    window.optimizer_panel.budget.setValue(budget)
-    window.optimizer_panel.starts.setValue(2)
     assert s.fit.methods == tuple(m for m in window.optimizer_panel.method_boxes if m in methods)
 
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -23,9 +24,10 @@ SCRIPT = textwrap.dedent("""
 
     if __name__ == "__main__":
         import os, tempfile
-        from PyQt6.QtCore import QSettings, Qt
+        from PyQt6.QtCore import QSettings
         from PyQt6.QtWidgets import QApplication
         app = QApplication(sys.argv)
+        from tests.gui.flows import setup_short_gif_fit
         from workbench.main_window import MainWindow
         from workbench.resources import example_recording_path
         tmp = tempfile.mkdtemp()
@@ -40,19 +42,7 @@ SCRIPT = textwrap.dedent("""
         print("AFTER_PREVIEW", "jax" in sys.modules)
 
         # a short fit, its validation on other sweeps, a project saved and opened again
-        panel = w.model_panel
-        panel.model_box.setCurrentIndex(panel.model_box.findData("gif"))
-        w.recording_panel.start.setValue(90.0)
-        w.recording_panel.stop.setValue(250.0)
-        for k in range(w.recording_panel.sweeps.count()):
-            item = w.recording_panel.sweeps.item(k)
-            item.setCheckState(Qt.CheckState.Checked if k == 3 else Qt.CheckState.Unchecked)
-        for name in w.session.parameters:
-            w.session.set_parameter(name, free=name in ("R", "tau_V"))
-        for name, box in w.optimizer_panel.method_boxes.items():
-            box.setChecked(name == "lbfgsb")
-        w.optimizer_panel.budget.setValue(20)
-        w.optimizer_panel.starts.setValue(1)
+        setup_short_gif_fit(w, ("lbfgsb",), 20, starts=1)
         wait(app, lambda: not w.runner.busy)
         assert w.fits.start()
         wait(app, lambda: bool(w.session.results) and not w.runner.busy)
@@ -88,7 +78,9 @@ SCRIPT = textwrap.dedent("""
 def test_window_runs_fit_validation_project_and_network_without_jax_in_its_process(tmp_path):
     script = tmp_path / "gui_no_jax.py"
     script.write_text(SCRIPT)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    root = str(Path(__file__).resolve().parents[2])  # the script imports tests.gui.flows
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=400, env=env, cwd=os.getcwd())
     assert out.returncode == 0, out.stderr[-3000:]

@@ -12,11 +12,11 @@ import time
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QMainWindow, QMessageBox
 
 from core.engine import LocalEngine, ThreadEngine
 from tests import engine_jobs as J
+from tests.gui.flows import setup_short_gif_fit
 from tests.leaks import Snapshot, assert_no_leaks, new_threads
 from workbench.resources import example_recording_path
 from workbench.runner import JobRunner, close_engine
@@ -33,22 +33,6 @@ def _with_example(make_workbench, qtbot):
     return window
 
 
-def _setup_fit(window, methods, budget):
-    panel = window.model_panel
-    panel.model_box.setCurrentIndex(panel.model_box.findData("gif"))
-    window.recording_panel.start.setValue(90.0)
-    window.recording_panel.stop.setValue(250.0)
-    for k in range(window.recording_panel.sweeps.count()):
-        item = window.recording_panel.sweeps.item(k)
-        item.setCheckState(Qt.CheckState.Checked if k == 3 else Qt.CheckState.Unchecked)
-    for name in window.session.parameters:
-        window.session.set_parameter(name, free=name in ("R", "tau_V"))
-    for name, box in window.optimizer_panel.method_boxes.items():
-        box.setChecked(name in methods)
-    window.optimizer_panel.budget.setValue(budget)
-    window.optimizer_panel.starts.setValue(2)
-
-
 def test_the_window_runs_its_jobs_in_the_worker_process(make_workbench, engine):
     window = make_workbench()
     assert window.runner.engine is engine and isinstance(engine, LocalEngine)
@@ -57,7 +41,7 @@ def test_the_window_runs_its_jobs_in_the_worker_process(make_workbench, engine):
 
 def test_a_fits_events_and_result_arrive_through_the_process(make_workbench, qtbot, engine):
     window = _with_example(make_workbench, qtbot)
-    _setup_fit(window, ("lbfgsb",), 40)
+    setup_short_gif_fit(window, ("lbfgsb",), 40)
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
     events = []
     with qtbot.waitSignal(window.runner.finished, timeout=180000) as done:
@@ -76,7 +60,7 @@ def test_a_fits_events_and_result_arrive_through_the_process(make_workbench, qtb
 
 def test_cancel_returns_the_partial_best_within_one_second(make_workbench, qtbot):
     window = _with_example(make_workbench, qtbot)
-    _setup_fit(window, ("de", "pso"), 5000)
+    setup_short_gif_fit(window, ("de", "pso"), 5000)
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
     before = Snapshot.take(with_windows=False)
     assert window.fits.start()
@@ -199,7 +183,7 @@ def test_every_job_the_window_submits_pickles(make_workbench, qtbot, engine):
 
     window.runner.engine.submit = spy
     try:
-        _setup_fit(window, ("lbfgsb",), 20)
+        setup_short_gif_fit(window, ("lbfgsb",), 20)
         qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
         with qtbot.waitSignal(window.runner.finished, timeout=180000):
             assert window.fits.start()
