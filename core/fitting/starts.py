@@ -75,10 +75,11 @@ class DataDefaults:
 
 def auto_spike_weight(V: np.ndarray, spike_times, dt: float) -> float:
     """Weight (mV^2) of the van Rossum term scaled to the data: an unmatched spike costs 1/2 in
-    the van Rossum distance per sweep and, in the voltage MSE, the energy of its action
+    the 10 ms van Rossum distance per sweep and, in the voltage MSE, the energy of its action
     potential (the integral of (V - V_onset)^2 over 1.5 ms before to 3 ms after the crossing)
     over the sweep duration; the weight makes the first ``SPIKE_TERM_RATIO`` times the second.
-    0 when the data do not spike."""
+    (The rate scale of :class:`~.losses.LossSpec` adds up to ``RATE_SCALE_WEIGHT`` / 2 more per
+    isolated unmatched spike, on top of this ratio.) 0 when the data do not spike."""
     V = np.atleast_2d(V)
     energies = []
     n_pre, n_post = int(round(1.5 / dt)), int(round(3.0 / dt))

@@ -171,4 +171,3 @@ def fit_subthreshold(V, I, dt: float, spike_times, model: str = "gif", *, pre: f
         params["V_reset"] = float(np.median(after))
     return SubthresholdFit(params=params, r2=float(r2), n_samples=int(y.size),
                            excluded_ms=(float(pre), float(post)), notes=tuple(notes))
-

@@ -1,6 +1,7 @@
 """Data-derived defaults on real cells: the membrane of a step protocol comes from the measured
-deflections unless the regression's predicts the training spikes better, the GIF is staged (threshold and its movement fitted, reset clamped for the
-measured post-spike window), and the default start spikes where the cell spikes."""
+deflections unless the regression's predicts the training spikes better, the GIF is staged
+(threshold and its movement fitted, reset clamped for the measured post-spike window), and the
+default start spikes where the cell spikes."""
 
 import numpy as np
 import pytest
