@@ -141,7 +141,7 @@ class CellController(QObject):
             return False
         try:
             window = tuple(s.window) if s.window[1] > s.window[0] else None
-            recording = s.recording.select(tuple(s.fit_sweeps), window)
+            s.recording.select(tuple(s.fit_sweeps), window)  # a bad choice is said here
         except BrainfitError as exc:
             self.message.emit(str(exc))
             return False
@@ -149,8 +149,9 @@ class CellController(QObject):
         runner.drop("preview")  # the setup job, if it still runs, goes first (queued)
         self.window.convergence.clear_runs()
         self._started = time.perf_counter()
-        job = FitCellJob(recording, s.model_name, method, seconds=FIT_SECONDS,
-                         evaluations=s.fit.budget, name=FIT_JOB)
+        job = FitCellJob(s.recording, s.model_name, method, seconds=FIT_SECONDS,
+                         evaluations=s.fit.budget, sweeps=tuple(s.fit_sweeps), window=window,
+                         name=FIT_JOB)
         rjob = runner.submit(job, queue=True)
         if not rjob:
             self.message.emit("could not start the fit: the worker is closed")

@@ -70,6 +70,71 @@ def default_split(recording) -> Split:
                              f"last {100 * HELD_OUT_FRACTION:.0f} % of every sweep held out")
 
 
+def selection_split(recording, sweeps=None, window=None) -> Split:
+    """The split of a fit on the user's choice of ``sweeps`` (positions; None: all) inside
+    ``window`` (ms; None: whole sweeps), in positions of the whole ``recording``:
+
+    - every sweep chosen: :func:`default_split` of the chosen part;
+    - some step sweeps chosen: those fitted, every other sweep held out in the same window (what
+      the model is for: predicting the cell's responses it was not fitted to);
+    - repetitions of one frozen stimulus: the first 60 % of the window of the chosen sweeps
+      fitted, the last 40 % of every sweep held out (another repetition of the fitted time is
+      not new input)."""
+    chosen = tuple(range(recording.n_sweeps)) if sweeps is None else tuple(int(k) for k in sweeps)
+    for k in chosen:
+        recording._sweep_at(k)  # a missing sweep is the user's error, said here
+    if window is not None:
+        recording.select(chosen, window)  # a window outside the sweeps is refused here too
+    rest = tuple(k for k in range(recording.n_sweeps) if k not in chosen)
+    if not rest:
+        part = default_split(recording.select(chosen, window))
+        tr = tuple(chosen[k] for k in part.train_sweeps)
+        te = tuple(chosen[k] for k in part.test_sweeps)
+        return Split(tr, te, _within(part.train_window, window),
+                     _within(part.test_window, window), part.description + _window_text(window))
+    numbers = [recording.sweeps[k].number for k in chosen]
+    if repeated_stimulus(recording):
+        part = recording.select(chosen, window)
+        t0 = part.sweeps[0].t0
+        cut = float(t0 + (1.0 - HELD_OUT_FRACTION) * part.duration)
+        stop = None if window is None else window[1]
+        return Split(chosen, tuple(range(recording.n_sweeps)), (t0, cut), (cut, stop),
+                     description=f"first {100 * (1 - HELD_OUT_FRACTION):.0f} % of "
+                                 f"{_numbers_text(numbers)} fitted, the rest of every "
+                                 f"repetition held out" + _window_text((t0, stop)))
+    held = [recording.sweeps[k].number for k in rest]
+    return Split(chosen, rest, window, window,
+                 description=f"{_numbers_text(numbers)} fitted, {_numbers_text(held)} held out"
+                             + _window_text(window))
+
+
+def _numbers_text(numbers) -> str:
+    """``sweeps 0-4, 7, 9-11`` (or ``sweep 3``) for sweep numbers."""
+    numbers = sorted(int(n) for n in numbers)
+    runs = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+    return f"sweep {text}" if len(numbers) == 1 else f"sweeps {text}"
+
+
+def _within(inner, outer):
+    """The window ``inner`` (ms, either end None: open) inside ``outer``."""
+    if inner is None or outer is None:
+        return inner or outer
+    return (outer[0] if inner[0] is None else inner[0], outer[1] if inner[1] is None else inner[1])
+
+
+def _window_text(window) -> str:
+    if window is None:
+        return ""
+    a, b = window
+    return f" ({'start' if a is None else f'{a:g}'}-{'end' if b is None else f'{b:g}'} ms)"
+
+
 def _stack(recording) -> tuple[np.ndarray, np.ndarray]:
     if not recording.has_stimulus:
         raise StimulusMissingError(

@@ -11,7 +11,14 @@ from typing import Any
 from ..events import Event
 from ..features import CellMeasurements, measure_cell
 from ..jobs import IsCancelled, Report, check_cancelled
-from .cell import SPIKE_THRESHOLD, CellFit, Split, cell_defaults, default_split, fit_cell
+from .cell import (
+    SPIKE_THRESHOLD,
+    CellFit,
+    Split,
+    cell_defaults,
+    fit_cell,
+    selection_split,
+)
 from .optimizers import Budget
 from .predict import Prediction, predict
 from .starts import DataDefaults
@@ -51,8 +58,11 @@ class CellSetupJob:
             return CellSetup(measurements, None, "the recording holds no injected current, so "
                              "no model start can be derived; attach the current file")
         try:
-            part = self.recording.select(self.sweeps, self.window)
-            whole = self.sweeps is None and self.window is None
+            # the part the default fit trains on (see selection_split), so that the window's
+            # "from data" values are the fit's start
+            split = selection_split(self.recording, self.sweeps, self.window)
+            part = self.recording.select(split.train_sweeps, split.train_window)
+            whole = part.n_sweeps == self.recording.n_sweeps and split.train_window is None
             defaults = cell_defaults(part, self.model, measurements if whole else None)
         except BrainfitError as exc:
             return CellSetup(measurements, None, str(exc))
@@ -75,8 +85,9 @@ class CellFitOutcome:
 
 @dataclass
 class FitCellJob:
-    """:func:`~.cell.fit_cell` with the product defaults on ``recording`` (the default split
-    unless ``split`` is given), then the prediction of the held-out part."""
+    """:func:`~.cell.fit_cell` with the product defaults on ``recording``, then the prediction
+    of the held-out part. The split is ``split`` when given, else that of the user's choice of
+    ``sweeps`` and ``window`` (:func:`~.cell.selection_split`; both None: the default split)."""
 
     recording: Any
     model: str = "gif"
@@ -87,15 +98,18 @@ class FitCellJob:
     split: Split | None = None
     uncertainty: bool = True
     decimate: int = 1
+    sweeps: Sequence[int] | None = None
+    window: tuple[float | None, float | None] | None = None
     name: str = "fit_cell"
 
     def run(self, report: Report, is_cancelled: IsCancelled) -> CellFitOutcome:
-        split = self.split or default_split(self.recording)
+        split = self.split or selection_split(self.recording, self.sweeps, self.window)
         budget = (Budget(evaluations=self.evaluations, seconds=self.seconds)
                   if self.seconds or self.evaluations else None)
         cf = fit_cell(self.recording, self.model, self.method, split=split, seed=self.seed,
                       budget=budget, report=report, is_cancelled=is_cancelled,
                       uncertainty=self.uncertainty, decimate=self.decimate)
         report(Event(job=self.name, done=1, total=1, message="predicting the held-out part"))
-        held = self.recording.select(split.test_sweeps, split.test_window)
-        return CellFitOutcome(cf, predict(cf.fit, held))
+        # on the whole recording, so that the prediction's sweeps are the recording's positions
+        return CellFitOutcome(cf, predict(cf.fit, self.recording, split.test_sweeps,
+                                          split.test_window))

@@ -75,7 +75,8 @@ def test_unknown_model_and_missing_file(rec_path, tmp_path, capsys):
 
 def test_fit_without_free_runs_the_data_derived_default_fit_on_a_real_cell(shared_data, capsys):
     """``brainfit fit FILE --model gif`` (no --free) fits with the defaults derived from the
-    cell and reports held-out validation."""
+    cell and validates on the sweeps that were not chosen: the model fitted to five step sweeps
+    predicts the spike counts of the other twelve."""
     path = shared_data / "real" / "171116sh_0018.abf"
     code = main(["fit", str(path), "--model", "gif", "--sweeps", "2,5,8,11,14",
                  "--window", "100:700", "--optimizer", "lbfgsb", "--budget", "30",
@@ -83,7 +84,11 @@ def test_fit_without_free_runs_the_data_derived_default_fit_on_a_real_cell(share
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     run = out["lbfgsb"][0]
-    assert run["split"]["test_sweeps"] == [2]
+    assert run["split"]["train_sweeps"] == [2, 5, 8, 11, 14]
+    assert run["split"]["test_sweeps"] == [0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16]
+    assert run["split"]["test_window"] == [100.0, 700.0]
+    held, total = map(int, run["validation"]["spike_counts_within_20pct"].split("/"))
+    assert total == 12 and held >= 10
     # passive properties came from the data, not the spec defaults (V_rest -70, R 20)
     values = run["defaults"]["values"]
     assert -68.0 < values["V_rest"] < -55.0 and values["R"] > 40.0

@@ -66,7 +66,7 @@ def test_fit_cell_opens_the_held_out_validation_and_saves_with_the_project(
     window = make_workbench()
     _open_example(window, qtbot)
     panel = window.recording_panel
-    for k in range(panel.sweeps.count()):  # three spiking sweeps: one held out
+    for k in range(panel.sweeps.count()):  # three sweeps fitted, the other three held out
         item = panel.sweeps.item(k)
         item.setCheckState(Qt.CheckState.Checked if k in (2, 3, 4) else Qt.CheckState.Unchecked)
     for name, box in window.optimizer_panel.method_boxes.items():
@@ -77,15 +77,18 @@ def test_fit_cell_opens_the_held_out_validation_and_saves_with_the_project(
     qtbot.waitUntil(lambda: window.cell.validation_dialog is not None, timeout=240000)
     dialog = window.cell.validation_dialog
     v = window.session.cell_validation
-    assert [r["sweep"] for r in v["per_sweep"]] == [window.session.recording.sweeps[4].number]
-    assert dialog.scores.rowCount() == 1
+    sweeps = window.session.recording.sweeps
+    assert [r["sweep"] for r in v["per_sweep"]] == [sweeps[k].number for k in (0, 1, 5)]
+    assert dialog.scores.rowCount() == 3
+    assert [dialog.sweeps.item(k).text().split(":")[0] for k in range(3)] == [
+        "sweep 0", "sweep 1", "sweep 5"]
     assert dialog.scores.item(0, 1).text() == str(v["per_sweep"][0]["n_data"])
     assert "Held out" in dialog.summary.text()
     # the example's sweeps are current steps: the held-out F-I point of cell and model is drawn
     assert v["fi_curve"] and dialog.fi_plot is not None
-    # the model over the held-out sweep is what the dialog plots
+    # the model over the first held-out sweep is what the dialog plots
     mt, mv = dialog.model_curve.getOriginalDataset()
-    assert mv.size == window.session.recording.sweeps[4].V.size and np.all(np.isfinite(mv))
+    assert mv.size == sweeps[0].V.size and np.all(np.isfinite(mv))
     assert window.session.results and _from_column(window, "V_th")[0] == "fit"
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60000)
     path = tmp_path / "cell.bfproj.h5"

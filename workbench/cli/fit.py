@@ -228,16 +228,15 @@ def _default_fit(args, rec, methods) -> int:
     :func:`core.fitting.cell.fit_cell`, each method in turn, each validated on held-out data."""
     from core.fitting.cell_jobs import FitCellJob
 
-    if args.sweeps:
-        rec = rec.select(parse_sweeps(args.sweeps), parse_window(args.window))
-    elif args.window:
-        rec = rec.select(None, parse_window(args.window))
+    sweeps = parse_sweeps(args.sweeps) if args.sweeps else None
+    window = parse_window(args.window)
     progress = _Progress(not args.quiet)
     out = {}
     for method in methods:
         for seed in range(args.seeds):
             job = FitCellJob(rec, args.model, method, seconds=args.seconds,
-                             evaluations=args.budget, seed=seed,
+                             evaluations=args.budget, seed=seed, sweeps=sweeps,
+                             window=window,
                              uncertainty=not args.no_uncertainty, decimate=args.decimate)
             try:
                 cf = run_job(job, progress).cell_fit
@@ -248,7 +247,9 @@ def _default_fit(args, rec, methods) -> int:
             f, v = cf.fit, cf.validation
             print(f"{method:>11} seed {seed}: train loss {f.loss:.4g} mV^2, gamma {f.gamma:.3f}; "
                   f"held-out ({cf.split.description}): spikes model {v['n_model_spikes']} / "
-                  f"data {v['n_data_spikes']}, gamma(4 ms) {v.get('mean_gamma_4ms', float('nan')):.3f}")
+                  f"data {v['n_data_spikes']}, counts within 20 % on "
+                  f"{v['spike_counts_within_20pct']} sweeps, gamma(4 ms) "
+                  f"{v.get('mean_gamma_4ms', float('nan')):.3f}")
             if args.out and seed == 0 and method == methods[0]:
                 f.to_hdf5(args.out)
             out.setdefault(method, []).append(cf.summary())
