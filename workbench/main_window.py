@@ -100,7 +100,12 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab)
 
         self.setStatusBar(QStatusBar(self))
-        self.progress = QProgressBar(maximumWidth=220, textVisible=True)
+        self.progress = QProgressBar(maximumWidth=220, minimumWidth=220, textVisible=True)
+        # its place is kept while hidden: showing it for a job does not lay the status bar out
+        # again (a few ms at every job's start and end)
+        policy = self.progress.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.progress.setSizePolicy(policy)
         self.progress.hide()
         self.device_label = QLabel("JAX: starting the worker…")
         self.statusBar().addPermanentWidget(self.progress)

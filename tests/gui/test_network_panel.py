@@ -10,6 +10,7 @@ from PyQt6.QtWidgets import QMessageBox
 from core.events import SimulationProgress
 from core.network import NetworkResult
 from workbench.panels.network import BAD, live_chunk_ms, parse_indices
+from workbench.plots.raster import MAX_DRAWN
 from workbench.project import load_project
 
 
@@ -21,11 +22,32 @@ def _small_coba(panel, duration="200", record="0, 1, 450"):
     panel.record.setText(record)
 
 
-def _assert_shows(panel, result: NetworkResult):
-    t, i = panel.plots.shown_spikes()
+def _assert_shows(panel, result: NetworkResult, qtbot):
+    """Every spike of ``result`` is drawn, or, beyond the tick budget, an even subset of them
+    with a title saying so, and every spike once the view is zoomed in far enough."""
+    plots = panel.plots
+    qtbot.waitUntil(lambda: not plots.view_timer.isActive(), timeout=5000)  # ticks drawn
+    t, i = plots.shown_spikes()
     order = np.lexsort((result.spike_i, result.spike_t))
-    np.testing.assert_array_equal(t, result.spike_t[order])
-    np.testing.assert_array_equal(i, result.spike_i[order])
+    rt, ri = result.spike_t[order], result.spike_i[order]
+    if result.n_spikes <= MAX_DRAWN:
+        np.testing.assert_array_equal(t, rt)
+        np.testing.assert_array_equal(i, ri)
+        assert not plots.raster.titleLabel.isVisible()
+    else:
+        assert MAX_DRAWN - len(result.populations) <= t.size <= MAX_DRAWN
+        assert set(zip(t.tolist(), i.tolist())) <= set(zip(rt.tolist(), ri.tolist()))
+        assert f"{t.size:,} of the {result.n_spikes:,} spikes" in plots.raster.titleLabel.text
+        x1 = float(rt[MAX_DRAWN // 2])  # zoomed in to half the budget's worth of spikes
+        plots.raster.setRange(xRange=(0.0, x1), yRange=(-0.5, result.n_neurons - 0.5),
+                              padding=0)
+        x0, x1 = plots.raster.vb.viewRange()[0]
+        inside = (rt >= x0) & (rt <= x1)
+        qtbot.waitUntil(lambda: plots.shown_spikes()[0].size == int(inside.sum()), timeout=5000)
+        t, i = plots.shown_spikes()
+        np.testing.assert_array_equal(t, rt[inside])
+        np.testing.assert_array_equal(i, ri[inside])
+        assert not plots.raster.titleLabel.isVisible()
     counts = np.bincount(result.spike_i, minlength=result.n_neurons)
     for p in result.populations:  # the rate curve integrates to the population's spikes
         _x, rate = panel.plots.shown_rates()[p.name]
@@ -53,7 +75,7 @@ def test_coba_run_draws_exactly_the_result(make_workbench, qtbot):
     assert isinstance(result, NetworkResult) and result.complete
     assert result.n_neurons == 500 and result.n_spikes > 100
     assert len(chunks) == 10  # a live raster: ten chunks of 20 ms
-    _assert_shows(panel, result)
+    _assert_shows(panel, result, qtbot)
     assert panel.plots.colours == ["#d6453d", "#2a6fb0"]  # E red, I blue
     assert window.session.network is result and window.session.dirty
     assert "500 neurons" in panel.summary.text() and f"{result.n_spikes:,} spikes" in panel.summary.text()
@@ -81,7 +103,7 @@ def test_session_save_and_load_restore_the_network(make_workbench, qtbot, tmp_pa
     assert other.open_project(path)
     restored = other.session.network
     assert restored.template == "ei" and restored.n_spikes == result.n_spikes
-    _assert_shows(other.network_panel, restored)
+    _assert_shows(other.network_panel, restored, qtbot)
     assert other.network_panel.template_name() == "ei"
     assert "500 neurons" in other.network_panel.summary.text()
 
@@ -99,7 +121,7 @@ def test_cancel_keeps_the_finished_chunks(make_workbench, qtbot):
     assert isinstance(partial, NetworkResult) and not partial.complete
     assert 0 < partial.duration_ms < 100000
     assert partial.spike_t.size == partial.n_spikes and partial.spike_t.max() < partial.duration_ms
-    _assert_shows(panel, partial)
+    _assert_shows(panel, partial, qtbot)
     assert window.session.network is partial
     assert "partial" in panel.summary.text()
     assert not window.runner.busy and panel.run_button.isEnabled()
