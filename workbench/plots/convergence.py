@@ -54,7 +54,7 @@ class ConvergencePlot(pg.GraphicsLayoutWidget):
         key = (method, seed)
         if key not in self.curves:
             colour = METHOD_COLOURS.get(method, "#444444")
-            style = pg.mkPen(colour, width=1.5)
+            style = pg.mkPen(colour, width=1)  # cosmetic: the fast stroke (see plots.trace)
             self.curves[key] = (self.by_evals.plot(pen=style), self.by_time.plot(pen=style))
             self.legend.addItem(self.curves[key][0], f"{method} {seed}")
             self.points[key] = []
