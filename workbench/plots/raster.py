@@ -63,6 +63,17 @@ def thin_evenly(n: int, keep: int) -> np.ndarray:
     return np.linspace(0, n - 1, max(keep, 0)).astype(np.int64)
 
 
+def population_histogram(t_ms, pop, n_pop: int, n_bins: int, bin_ms: float) -> np.ndarray:
+    """Spike counts (n_pop, n_bins) per population and time bin, in one pass."""
+    if not n_pop:
+        return np.zeros((0, n_bins))
+    b = np.clip((np.asarray(t_ms) / bin_ms).astype(np.int64), 0, n_bins - 1)
+    pop = np.asarray(pop, np.int64)
+    inside = pop < n_pop
+    cell = pop[inside] * n_bins + b[inside]
+    return np.bincount(cell, minlength=n_pop * n_bins).reshape(n_pop, n_bins).astype(float)
+
+
 def tick_segments(t: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x, y of vertical ticks for ``connect="pairs"``."""
     x = np.repeat(np.asarray(t, np.float64), 2)
@@ -104,6 +115,7 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
         self.trace_items: list[pg.PlotDataItem] = []
         self.trace_indices = np.zeros(0, np.int64)
         self._layout: tuple = ()
+        self._pending = None  # (result, spikes by population, rate histogram) to draw
         self._duration_ms = 1.0
         self._reset_data()
         self.timer = QTimer(self, interval=REDRAW_MS)
@@ -130,6 +142,7 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
         population, one trace per recorded neuron; the curves of the last run are reused when
         the layout is the same."""
         self.view_timer.stop()
+        self._pending = None  # a result not drawn yet is superseded
         for item in self.spike_items:
             self.raster.removeItem(item)
         self.spike_items.clear()
@@ -207,13 +220,7 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
 
     def _add_hist(self, t_ms, pop, scale: float) -> None:
         n_pop, nb = self._hist.shape
-        if not n_pop:
-            return
-        b = np.clip((np.asarray(t_ms) / self._bin_ms).astype(np.int64), 0, nb - 1)
-        pop = np.asarray(pop, np.int64)
-        inside = pop < n_pop
-        cell = pop[inside] * nb + b[inside]
-        self._hist += scale * np.bincount(cell, minlength=n_pop * nb).reshape(n_pop, nb)
+        self._hist += scale * population_histogram(t_ms, pop, n_pop, nb, self._bin_ms)
 
     def start_live(self) -> None:
         self.timer.start()
@@ -258,26 +265,38 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
     # ---- whole results ------------------------------------------------------------------------
     def show_result(self, result) -> None:
         """Replace whatever is shown by ``result``: its exact rates and traces, and its spikes
-        (those in view, thinned to :data:`MAX_DRAWN` when there are more)."""
+        (those in view, thinned to :data:`MAX_DRAWN` when there are more). The arrays are
+        prepared here and drawn on the next turn of the event loop, so the two are two short
+        stalls of the window, not one long one."""
         self.timer.stop()
-        self.setup(result.populations, result.trace_indices, result.duration_ms, result.dt)
         t, i = np.asarray(result.spike_t), np.asarray(result.spike_i)
         if t.size > 1 and np.any(t[1:] < t[:-1]):  # runs record in time order; files may not
             order = np.argsort(t, kind="stable")
             t, i = t[order], i[order]
-        pop = self._population(i)
-        for k in range(len(self.populations)):
+        pops = tuple(result.populations)
+        pop = np.searchsorted([p.stop for p in pops], i, side="right")
+        by_population = []
+        for k in range(len(pops)):
             sel = pop == k  # keeps the time order
-            self._result_spikes.append((t[sel], i[sel]))
-        self._add_hist(t, pop, 1.0)
+            by_population.append((t[sel], i[sel]))
+        bin_ms = rate_bin_ms(result.duration_ms, result.dt)
+        n_bins = max(1, int(np.ceil(result.duration_ms / bin_ms)))
+        hist = population_histogram(t, pop, len(pops), n_bins, bin_ms)
+        self.view_timer.stop()
+        self._pending = (result, by_population, hist)
+        self.view_timer.start(0)
+
+    def _apply_result(self) -> None:
+        result, by_population, hist = self._pending
+        self.setup(result.populations, result.trace_indices, result.duration_ms, result.dt)
+        self._result_spikes = by_population
+        self._hist = hist
         if result.traces.size:
             self._trace_t = [result.trace_t]
             self._trace_v = [np.asarray(result.traces)]
         self._done_ms = self._drawn_ms = result.duration_ms
         self._dirty = True
         self.redraw()
-        # the ticks on the next turn of the event loop: two short stalls, not one long one
-        self.view_timer.start(0)
 
     def _on_range(self, *_args) -> None:
         if self._result_spikes:
@@ -285,6 +304,8 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
 
     def _draw_result_in_view(self) -> None:
         """The result's ticks inside the raster's view (evenly thinned beyond the budget)."""
+        if self._pending is not None:
+            self._apply_result()  # setup() clears the pending result
         if not self._result_spikes:
             return
         (x0, x1), (y0, y1) = self.raster.vb.viewRange()
