@@ -65,11 +65,17 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self.setWindowTitle(f"Brainfit Workbench {__version__}")
         self.resize(1400, 860)
         self.setAcceptDrops(True)
-        self.setDockNestingEnabled(True)
 
-        self.trace = TracePlot(self)
+        # the single-neuron tab is a main window of its own: the trace view with its docks. A
+        # tab switch then only shows another page (the docks hid and showed again before,
+        # laying the whole window out twice: 30-45 ms of the event loop per switch)
+        self.neuron_view = QMainWindow(self, Qt.WindowType.Widget)
+        self.neuron_view.setObjectName("neuron_view")
+        self.neuron_view.setDockNestingEnabled(True)
+        self.trace = TracePlot(self.neuron_view)
+        self.neuron_view.setCentralWidget(self.trace)
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self.trace, "Single neuron")
+        self.tabs.addTab(self.neuron_view, "Single neuron")
         self.setCentralWidget(self.tabs)
         from .panels.network import NetworkPanel
 
@@ -89,15 +95,12 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self._dock("Optimizers", self.optimizer_panel, right)
         convergence_dock = self._dock("Convergence", self.convergence, bottom)
         fit_dock = self._dock("Fit", self.fit_result, bottom)
-        self.tabifyDockWidget(fit_dock, self._dock("Comparison", self.comparison, bottom))
+        view = self.neuron_view
+        view.tabifyDockWidget(fit_dock, self._dock("Comparison", self.comparison, bottom))
         fit_dock.raise_()
-        self.resizeDocks([recording_dock, model_dock], [290, 430], Qt.Orientation.Horizontal)
-        self.resizeDocks([convergence_dock], [250], Qt.Orientation.Vertical)
-        self.resizeDocks([convergence_dock, fit_dock], [640, 760], Qt.Orientation.Horizontal)
-        # the single-neuron docks make way for the network view on its tab
-        self._neuron_docks = self.findChildren(QDockWidget)
-        self._hidden_for_network: list[QDockWidget] = []
-        self.tabs.currentChanged.connect(self._on_tab)
+        view.resizeDocks([recording_dock, model_dock], [290, 430], Qt.Orientation.Horizontal)
+        view.resizeDocks([convergence_dock], [250], Qt.Orientation.Vertical)
+        view.resizeDocks([convergence_dock, fit_dock], [640, 760], Qt.Orientation.Horizontal)
 
         self.setStatusBar(QStatusBar(self))
         self.progress = QProgressBar(maximumWidth=220, minimumWidth=220, textVisible=True)
@@ -190,10 +193,10 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self._device_timer.stop()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
-        dock = QDockWidget(title, self)
+        dock = QDockWidget(title, self.neuron_view)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
         dock.setWidget(widget)
-        self.addDockWidget(area, dock)
+        self.neuron_view.addDockWidget(area, dock)
         return dock
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -233,31 +236,18 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self._action(help_menu, "&About Brainfit Workbench", self.show_about)
 
     def _restore_layout(self) -> None:
-        state = self.settings.value("window/state")
+        state = self.settings.value("window/neuron_docks")  # the single-neuron tab's docks
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
-            self.restoreState(state)
+            self.neuron_view.restoreState(state)
 
     def show_about(self) -> None:
         from .dialogs.about import AboutDialog
 
         info = self.device_info
         AboutDialog(self, info.label().removeprefix("JAX: ") if info else "").open()
-
-    def _on_tab(self, index: int) -> None:
-        """The single-neuron docks make way for the other tabs (network, training, ...)."""
-        if self.tabs.widget(index) is not self.trace:
-            if not self._hidden_for_network:
-                # not isHidden(): before the window is shown no dock "is visible" yet
-                self._hidden_for_network = [d for d in self._neuron_docks if not d.isHidden()]
-            for dock in self._hidden_for_network:
-                dock.hide()
-        else:
-            for dock in self._hidden_for_network:
-                dock.show()
-            self._hidden_for_network = []
 
     # ---- reacting to the session ----------------------------------------------------------
     def show_fit_sweep(self, index: int) -> None:
@@ -358,7 +348,7 @@ class MainWindow(RecordingOpenMixin, ProjectFilesMixin, QMainWindow):
         self.autosave_timer.stop()
         if not self.wait_for_autosave(30.0):
             self.statusBar().showMessage("the autosave write did not finish")
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/neuron_docks", self.neuron_view.saveState())
         self.settings.setValue("window/geometry", self.saveGeometry())
         if self.autosave_path.exists():  # a clean close: nothing to recover next time
             self.autosave_path.unlink()

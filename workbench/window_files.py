@@ -163,6 +163,8 @@ class ProjectFilesMixin:
             if not path:
                 return False
         view = self.tabs.currentWidget()
+        if view is self.neuron_view:  # the single-neuron tab: its trace view, not the docks
+            view = self.trace
         try:
             if str(path).lower().endswith(".svg"):
                 _render_svg(view, str(path))

@@ -234,7 +234,19 @@ def test_a_tab_chosen_before_the_window_is_shown_still_hides_the_neuron_docks(ma
     window = make_workbench()
     window.tabs.setCurrentWidget(window.training_panel)  # not shown yet: nothing "visible"
     window.show()
-    docks = window._neuron_docks
+    docks = window.neuron_view.findChildren(QDockWidget)
     assert docks and not any(d.isVisible() for d in docks)
     window.tabs.setCurrentIndex(0)
     assert all(d.isVisible() for d in docks)
+
+
+def test_a_dock_the_user_closed_stays_closed_across_tab_switches(make_workbench, qtbot):
+    window = make_workbench()
+    window.show()
+    convergence = window.convergence.parentWidget()
+    assert isinstance(convergence, QDockWidget) and convergence.isVisible()
+    convergence.toggleViewAction().trigger()  # View → Convergence off
+    window.tabs.setCurrentWidget(window.network_panel)
+    window.tabs.setCurrentIndex(0)
+    assert not convergence.isVisible()
+    assert window.recording_panel.isVisible()
