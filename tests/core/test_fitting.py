@@ -373,6 +373,33 @@ def test_every_method_improves_on_its_start_and_respects_bounds(gif_objective, m
     assert again.fitted == r.fitted  # seeds reproduce
 
 
+@pytest.mark.parametrize("method", ["lbfgsb", "de"])
+def test_a_passed_deadline_stops_after_the_first_result(gif_objective, method):
+    """A deadline already past stops the optimizer at its first check that has a result: the
+    fit returns that best-so-far point, marked stopped for time, well inside a budget that
+    would otherwise run 10 000 evaluations."""
+    import time
+
+    r = run_fit(gif_objective, method, seed=0,
+                budget=Budget(evaluations=10_000, deadline=time.monotonic() - 1.0),
+                options={"popsize": 8} if method == "de" else {"starts": 2},
+                uncertainty=False)
+    assert r.stop_reason == "time"
+    assert 0 < r.evaluations <= 64 and np.isfinite(r.loss)
+
+
+def test_a_default_fit_time_budget_covers_the_work_after_the_optimizer():
+    from core.fitting.cell import AFTER_FIT_FRACTION, _whole_fit_budget
+
+    for uncertainty in (True, False):
+        b = _whole_fit_budget(Budget(evaluations=500, seconds=60.0), 100.0, uncertainty)
+        assert b.seconds is None and b.evaluations == 500
+        assert b.deadline == pytest.approx(100.0 + 60.0 * (1 - AFTER_FIT_FRACTION[uncertainty]))
+    assert AFTER_FIT_FRACTION[True] > AFTER_FIT_FRACTION[False]  # the Hessian needs its time
+    assert _whole_fit_budget(Budget(evaluations=500), 100.0, True).deadline is None
+    assert _whole_fit_budget(None, 100.0, True) is None
+
+
 def test_available_methods_and_budgets():
     assert set(available_methods()) == {"lbfgsb", "hybrid", "de", "twopointsde", "pso", "bayes"}
     assert default_budget("bayes") < default_budget("de")

@@ -27,19 +27,22 @@ from ..objective import PENALTY, Objective
 
 @dataclass
 class Budget:
-    """Stop after ``evaluations`` loss evaluations (one simulation each, gradient included) or
-    ``seconds`` of wall time, whichever comes first (None: no limit of that kind)."""
+    """Stop after ``evaluations`` loss evaluations (one simulation each, gradient included),
+    ``seconds`` of the optimizer's wall time, or at ``deadline`` (a ``time.monotonic()``
+    instant: what a caller that must finish more than the optimizer by a given time sets),
+    whichever comes first (None: no limit of that kind)."""
 
     evaluations: int | None = None
     seconds: float | None = None
     extra: dict = field(default_factory=dict)
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         if self.evaluations is not None and int(self.evaluations) < 1:
             raise ParameterError(f"evaluation budget must be >= 1, got {self.evaluations}")
         if self.seconds is not None and not (self.seconds > 0):
             raise ParameterError(f"time budget must be > 0 s, got {self.seconds}")
-        if self.evaluations is None and self.seconds is None:
+        if self.evaluations is None and self.seconds is None and self.deadline is None:
             raise ParameterError("a budget needs evaluations or seconds")
 
 class StopOptimization(Exception):
@@ -88,6 +91,10 @@ class Tracker:
         if self.budget.evaluations is not None and self.evaluations >= self.budget.evaluations:
             raise StopOptimization("evaluations")
         if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
+            raise StopOptimization("time")
+        # past the deadline, but never before a first result
+        if (self.budget.deadline is not None and self.best_z is not None
+                and time.monotonic() >= self.budget.deadline):
             raise StopOptimization("time")
 
     # ---- evaluations ------------------------------------------------------------------------
