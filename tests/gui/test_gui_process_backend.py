@@ -69,6 +69,18 @@ SCRIPT = textwrap.dedent("""
             w.tabs.setCurrentIndex(k)
             app.processEvents()
         print("AFTER_NETWORK", "jax" in sys.modules)
+
+        # a fit window past the sweeps' end, through the buttons' slots: here no pytest-qt hook
+        # catches what escapes a slot (PyQt6 would abort the process), so the window must say it
+        w.tabs.setCurrentIndex(0)
+        rec = w.session.recording
+        end = rec.sweeps[0].t0 + rec.duration
+        w.session.set_window(end + 1000.0, end + 5000.0)
+        for button in (w.optimizer_panel.run_button, w.optimizer_panel.cell_fit_button):
+            button.click()
+            app.processEvents()
+            print("BAD_WINDOW", w.fits.running or w.cell.running or w.runner.busy,
+                  "sweep" in w.statusBar().currentMessage().lower())
         w.runner.shutdown(10000)
         w.session.dirty = False
         w.close()
@@ -88,3 +100,6 @@ def test_window_runs_fit_validation_project_and_network_without_jax_in_its_proce
                  if line.startswith(("AFTER_PREVIEW", "AFTER_FIT", "AFTER_NETWORK")))
     assert marks == {"AFTER_PREVIEW": "False", "AFTER_FIT": "False", "AFTER_NETWORK": "False"}, \
         (marks, out.stderr[-2000:])
+    # a bad fit window refused with a message by Run and by Fit cell, the process alive after
+    bad = [line.split()[1:] for line in out.stdout.splitlines() if line.startswith("BAD_WINDOW")]
+    assert bad == [["False", "True"], ["False", "True"]], (bad, out.stderr[-2000:])
