@@ -86,20 +86,16 @@ def selection_split(recording, sweeps=None, window=None) -> Split:
       fitted, the last 40 % of every sweep held out (another repetition of the fitted time is
       not new input)."""
     chosen = tuple(range(recording.n_sweeps)) if sweeps is None else tuple(int(k) for k in sweeps)
-    for k in chosen:
-        recording._sweep_at(k)  # a missing sweep is the user's error, said here
-    if window is not None:
-        recording.select(chosen, window)  # a window outside the sweeps is refused here too
+    part = recording.select(chosen, window)  # a missing sweep or an empty window is said here
     rest = tuple(k for k in range(recording.n_sweeps) if k not in chosen)
     if not rest:
-        part = default_split(recording.select(chosen, window))
-        tr = tuple(chosen[k] for k in part.train_sweeps)
-        te = tuple(chosen[k] for k in part.test_sweeps)
-        return Split(tr, te, _within(part.train_window, window),
-                     _within(part.test_window, window), part.description + _window_text(window))
+        inner = default_split(part)
+        tr = tuple(chosen[k] for k in inner.train_sweeps)
+        te = tuple(chosen[k] for k in inner.test_sweeps)
+        return Split(tr, te, _within(inner.train_window, window),
+                     _within(inner.test_window, window), inner.description + _window_text(window))
     numbers = [recording.sweeps[k].number for k in chosen]
     if repeated_stimulus(recording):
-        part = recording.select(chosen, window)
         t0 = part.sweeps[0].t0
         cut = float(t0 + (1.0 - HELD_OUT_FRACTION) * part.duration)
         stop = None if window is None else window[1]
@@ -275,11 +271,12 @@ def fit_cell(recording, model: str = "gif", method: str = "hybrid", *, split: Sp
     opts = dict(options or {})
     if method == "lbfgsb":
         opts.setdefault("x0", objective.to_unit({n: values[n] for n in free_set}))
-    fit = run_fit(objective, method, seed=seed, budget=_whole_fit_budget(budget, started, uncertainty),
-                  options=opts, report=report, is_cancelled=is_cancelled, uncertainty=uncertainty)
-    if isinstance(budget, Budget) and budget.seconds is not None:
-        fit.settings["budget"] = {"evaluations": budget.evaluations, "seconds": budget.seconds,
-                                  "seconds_cover": "the whole default fit, validation included"}
+    fit = run_fit(objective, method, seed=seed,
+                  budget=_whole_fit_budget(budget, started, uncertainty), options=opts,
+                  report=report, is_cancelled=is_cancelled, uncertainty=uncertainty)
+    if isinstance(budget, Budget) and budget.seconds is not None:  # the user's budget, not the
+        fit.settings["budget"] = {"evaluations": budget.evaluations,  # optimizer's deadline
+                                  "seconds": budget.seconds, "covers": "the whole default fit"}
     fit.settings["defaults"] = defaults.as_dict()
     fit.settings["split"] = split.as_dict()
     if split.test_sweeps:

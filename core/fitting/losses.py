@@ -185,8 +185,8 @@ RATE_SCALE_WEIGHT = 4.0  # (1 - e^(-d/10)) + 4 (1 - e^(-d/200)) < 0.5 + 4 * 0.5 
 @dataclass(frozen=True)
 class LossSpec:
     """What the optimizers minimise: ``MSE(V) + spike_weight * (D_vR^2(vr_tau) +
-    RATE_SCALE_WEIGHT * D_vR^2(rate_tau))`` (``kind`` "mse"), or the gamma-factor loss of the spike trains (``kind``
-    "gamma", seed paper Eq. 3; no gradient, for the black-box methods).
+    RATE_SCALE_WEIGHT * D_vR^2(rate_tau))`` (``kind`` "mse"), or the gamma-factor loss of the
+    spike trains (``kind`` "gamma", seed paper Eq. 3; no gradient, for the black-box methods).
 
     Two time scales: at ``vr_tau`` (10 ms) a model spike more than a few ms from the recorded
     one costs twice a missing one, so on its own the term makes a silent model the gradient's

@@ -5,8 +5,8 @@ The raster draws spikes as short vertical ticks (``t``, ``i +- 0.45``): one ``Pl
 with ``connect="pairs"`` per population, never an item per spike (``ScatterPlotItem.setData``
 takes ~2.3 s on 3e5 spikes, building a per-point style record). Drawing costs follow the ticks
 drawn (a 2 s COBA run has 1.8e5 spikes: building and painting all of them held the event loop
-~40 ms; 12 000 ticks take ~2 ms), so at most :data:`MAX_DRAWN` ticks are drawn at once, what the plot can show (a few
-hundred pixel rows for thousands of neurons):
+~40 ms; 12 000 ticks take ~2 ms), so at most :data:`MAX_DRAWN` ticks are drawn at once, what
+the plot can show (a few hundred pixel rows for thousands of neurons):
 
 - live, each chunk's preview adds its share of that budget (``chunk / duration``), evenly
   thinned, as new tick items: a redraw costs the new spikes, not every spike so far;
@@ -61,6 +61,11 @@ def thin_evenly(n: int, keep: int) -> np.ndarray:
     if keep >= n:
         return np.arange(n)
     return np.linspace(0, n - 1, max(keep, 0)).astype(np.int64)
+
+
+def population_of(populations, index) -> np.ndarray:
+    """The position in ``populations`` (contiguous index ranges) of each neuron ``index``."""
+    return np.searchsorted([p.stop for p in populations], index, side="right")
 
 
 def population_histogram(t_ms, pop, n_pop: int, n_bins: int, bin_ms: float) -> np.ndarray:
@@ -189,8 +194,7 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
             self.result_items.append(item)
         shades: dict[int, int] = {}
         for index in self.trace_indices:
-            k = int(np.searchsorted([p.stop for p in self.populations], index, side="right"))
-            k = min(k, len(self.populations) - 1)
+            k = min(int(population_of(self.populations, index)), len(self.populations) - 1)
             colour = pg.mkColor(self.colours[k]).darker(100 + 45 * shades.get(k, 0))
             shades[k] = shades.get(k, 0) + 1
             name = f"{self.populations[k].name} #{int(index)}"
@@ -202,7 +206,7 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
     def add_chunk(self, t_ms, index, trace_t, traces, n_spikes: int, done_ms: float) -> None:
         """Store one chunk's preview (possibly thinned: the rates are scaled by ``n_spikes``)."""
         t_ms, index = np.asarray(t_ms), np.asarray(index)
-        pop = self._population(index)
+        pop = population_of(self.populations, index)
         for k in range(len(self.populations)):
             sel = pop == k
             self._t[k].append(t_ms[sel])
@@ -215,8 +219,6 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
         self._done_ms = done_ms
         self._dirty = True
 
-    def _population(self, index) -> np.ndarray:
-        return np.searchsorted([p.stop for p in self.populations], index, side="right")
 
     def _add_hist(self, t_ms, pop, scale: float) -> None:
         n_pop, nb = self._hist.shape
@@ -274,7 +276,7 @@ class NetworkPlots(pg.GraphicsLayoutWidget):
             order = np.argsort(t, kind="stable")
             t, i = t[order], i[order]
         pops = tuple(result.populations)
-        pop = np.searchsorted([p.stop for p in pops], i, side="right")
+        pop = population_of(pops, i)
         by_population = []
         for k in range(len(pops)):
             sel = pop == k  # keeps the time order

@@ -43,7 +43,7 @@ class Budget:
         if self.seconds is not None and not (self.seconds > 0):
             raise ParameterError(f"time budget must be > 0 s, got {self.seconds}")
         if self.evaluations is None and self.seconds is None and self.deadline is None:
-            raise ParameterError("a budget needs evaluations or seconds")
+            raise ParameterError("a budget needs evaluations, seconds or a deadline")
 
 class StopOptimization(Exception):
     """Raised by the tracker: ``reason`` is "cancelled", "evaluations" or "time"."""
